@@ -1,0 +1,111 @@
+"""Validation of a study's configuration: schema, registries and data paths, before any job runs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key, the value and what is allowed."""
+
+
+ANALYSES = ("ramanujan_vs_density", "accuracy_drop_prediction", "metric_importance", "pai_ranking")
+
+
+def _apply_defaults(schema: Mapping[str, Any], cfg: dict[str, Any]) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in cfg and "default" in sub:
+            cfg[key] = copy.deepcopy(sub["default"])
+        if isinstance(cfg.get(key), dict) and sub.get("type") == "object":
+            _apply_defaults(sub, cfg[key])
+
+
+def _key_path(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _schema_message(error) -> str:
+    key, value = _key_path(error), error.instance
+    validator, expected = error.validator, error.validator_value
+    if validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else value
+        where = "top level" if key == "(top level)" else f"key {key!r}"
+        return f"unknown config key(s) {extra} at {where}; allowed keys: {', '.join(allowed)}"
+    if validator == "required":
+        return f"config is missing required key(s) {expected} ({error.message})"
+    if validator == "enum":
+        return f"config key {key!r}: value {value!r} is not allowed; allowed values: {', '.join(map(str, expected))}"
+    if validator == "type":
+        return f"config key {key!r}: value {value!r} has the wrong type; expected {expected}"
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
+        return f"config key {key!r}: value {value!r} is out of range; it must be {bound} {expected}"
+    if validator == "minItems":
+        return f"config key {key!r}: the list is empty; give at least {expected} value(s)"
+    if validator == "uniqueItems":
+        return f"config key {key!r}: value {value!r} has duplicates; each entry must appear once"
+    if validator == "pattern":
+        return f"config key {key!r}: value {value!r} does not match {expected}"
+    return f"config key {key!r}: value {value!r} is invalid ({error.message})"
+
+
+def _check_names(cfg: Mapping[str, Any], key: str, known: list[str], kind: str) -> None:
+    for value in cfg.get(key) or []:
+        if value not in known:
+            raise ConfigError(f"config key {key!r}: unknown {kind} {value!r}; known {kind}s: {', '.join(known)}")
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir: str | Path = ".") -> dict[str, Any]:
+    """Return the config with defaults filled in, or raise one ConfigError naming the key, value and the fix."""
+    import jsonschema
+
+    from .data import DATASETS, dataset_info
+    from .graph import ENCODINGS
+    from .models import MODELS
+    from .pruning import PRUNERS
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    cfg = copy.deepcopy(dict(config))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(list(e.absolute_path))))
+    if errors:
+        raise ConfigError(_schema_message(errors[0]))
+    _apply_defaults(schema, cfg)
+    _check_names(cfg, "datasets", DATASETS.names(), "dataset")
+    _check_names(cfg, "models", MODELS.names(), "model")
+    _check_names(cfg, "pruners", PRUNERS.names(), "pruner")
+    _check_names(cfg, "encodings", list(ENCODINGS), "encoding")
+    _check_names(cfg, "analyses", list(ANALYSES), "analysis")
+    for key, registry, kind in (("dataset_options", DATASETS, "dataset"), ("model_options", MODELS, "model"),
+                                ("pruner_options", PRUNERS, "pruner")):
+        for name in cfg.get(key, {}):
+            if name not in registry:
+                raise ConfigError(f"config key {key!r}: options for unknown {kind} {name!r}; "
+                                  f"known {kind}s: {', '.join(registry.names())}")
+    if cfg.get("source", "runs") == "runs":
+        if "dense" in cfg["pruners"]:
+            raise ConfigError("config key 'pruners': 'dense' is not a pruner to list; the dense baseline of every "
+                              "(dataset, model, seed) is trained automatically")
+        if cfg.get("metrics", {}).get("ramanujan") and cfg.get("encodings") and "rolled" not in cfg["encodings"]:
+            raise ConfigError("config key 'metrics.ramanujan': true needs the 'rolled' encoding in 'encodings'; "
+                              "add it or set metrics.ramanujan: false")
+        for dataset in cfg["datasets"]:
+            info = dataset_info(dataset, cfg.get("dataset_options", {}).get(dataset))
+            root = Path(base_dir) / cfg["data_root"]
+            if not info.embedded and not cfg["download"] and not root.is_dir():
+                raise ConfigError(f"config key 'data_root': folder {str(root)!r} does not exist and download is off, "
+                                  f"so dataset {dataset!r} cannot be read; set data_root to the folder holding it "
+                                  f"or set download: true")
+        for model in cfg["models"]:
+            for dataset in cfg["datasets"]:
+                info = dataset_info(dataset, cfg.get("dataset_options", {}).get(dataset))
+                if model == "conv6" and min(info.input_shape[1:]) < 8:
+                    raise ConfigError(f"config key 'models': conv6 needs inputs of at least 8x8 but {dataset} gives "
+                                      f"{info.input_shape[1]}x{info.input_shape[2]}; raise dataset_options."
+                                      f"{dataset}.image_size")
+    return cfg

@@ -1,0 +1,165 @@
+"""Atomic writing and safe reading of the study's artifacts (.pt, .npz, .json, .parquet)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+class ArtifactError(RuntimeError):
+    """An input artifact is missing, truncated, or does not match what the step expects."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as pretty, key-sorted JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc}); delete it and rerun the step that makes it") from None
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """torch.save, atomically."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_torch(path: str | os.PathLike) -> Any:
+    """torch.load with ``weights_only=True``: tensors and plain containers only, never arbitrary code."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: file not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ArtifactError(
+            f"{path}: refused to load; it needs more than tensors and plain containers "
+            f"(weights_only=True; {str(exc).splitlines()[0]}). Only load checkpoints written by sparsetopo."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise ArtifactError(
+            f"{path}: not a readable checkpoint ({exc}); it is truncated or corrupt: delete it and rerun the step"
+        ) from None
+
+
+def write_parquet(path: str | os.PathLike, frame) -> None:
+    """Write a polars DataFrame to parquet atomically (uncompressed statistics off for stable bytes)."""
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp, compression="zstd", statistics=False)
+
+
+def write_csv(path: str | os.PathLike, frame) -> None:
+    with atomic_path(path) as tmp:
+        frame.write_csv(tmp)
+
+
+def config_hash(config: Any) -> str:
+    """Short stable hash of a JSON-serialisable config fragment."""
+    blob = json.dumps(config, sort_keys=True, default=_json_default).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _format_cell(value: Any, digits: int) -> str:
+    import math
+
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def frame_to_markdown(frame, digits: int = 4) -> str:
+    """A GitHub-flavoured Markdown table of a polars DataFrame."""
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(_format_cell(v, digits) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([header, rule, *rows]) + "\n"
+
+
+def frame_to_latex(frame, digits: int = 4, caption: str = "") -> str:
+    """A booktabs LaTeX tabular of a polars DataFrame (special characters escaped)."""
+
+    specials = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+    def esc(text: str) -> str:
+        return re.sub(r"[\\&%_#$}{~^]", lambda m: specials[m.group(0)], text)
+
+    cols = "l" * len(frame.columns)
+    lines = [r"\begin{table}[ht]", r"\centering"]
+    if caption:
+        lines.append(r"\caption{" + esc(caption) + "}")
+    lines += [r"\begin{tabular}{" + cols + "}", r"\toprule",
+              " & ".join(esc(c) for c in frame.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(_format_cell(v, digits)) for v in row) + r" \\" for row in frame.iter_rows()]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(frame, stem: str | os.PathLike, caption: str = "", formats=("parquet", "csv", "md", "tex")) -> list[Path]:
+    """Write one table as ``stem``.parquet/.csv/.md/.tex (each atomically); returns the paths."""
+    stem = Path(stem)
+    written = []
+    for fmt in formats:
+        path = stem.with_name(stem.name + "." + fmt)
+        if fmt == "parquet":
+            write_parquet(path, frame)
+        elif fmt == "csv":
+            write_csv(path, frame)
+        else:
+            text = frame_to_markdown(frame) if fmt == "md" else frame_to_latex(frame, caption=caption)
+            with atomic_path(path) as tmp:
+                tmp.write_text(text)
+        written.append(path)
+    return written
