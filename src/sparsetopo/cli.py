@@ -1,0 +1,219 @@
+"""Command line: inspect or rebuild one artifact outside the workflow.
+
+    sparsetopo validate CONFIG.yaml
+    sparsetopo data mnist5k --out data.npz
+    sparsetopo prune --model resnet20 --dataset cifar10 --pruner synflow --sparsity 0.9 --seed 0 --json
+    sparsetopo graph-summary --model resnet20 --dataset cifar10 --pruner erk --sparsity 0.9 --seed 0 \
+        --encoding multipartite [--weights init|PATH] [--out graph.npz] --json
+    sparsetopo metrics GRAPH.npz --json
+    sparsetopo nnstd DIR_A DIR_B --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item"):
+        return _jsonable(obj.item())
+    return obj
+
+
+def _print(obj: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_jsonable(obj), indent=2, sort_keys=False))
+    else:
+        for key, value in obj.items() if isinstance(obj, dict) else enumerate(obj):
+            print(f"{key}: {value}")
+
+
+def _config(path: str | None) -> dict[str, Any]:
+    import yaml
+
+    if not path:
+        return {"dataset_options": {}, "model_options": {}, "pruner_options": {}, "training": {"threads": None}}
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--pruner", required=True)
+    p.add_argument("--sparsity", type=float, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", help="YAML config whose dataset/model/pruner options and data_root are used")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _check_names(args) -> None:
+    from .data import DATASETS
+    from .models import MODELS
+    from .pruning import PRUNERS
+
+    DATASETS.get(args.dataset)
+    MODELS.get(args.model)
+    PRUNERS.get(args.pruner)
+    if not 0 <= args.sparsity < 1:
+        raise ValueError(f"--sparsity {args.sparsity} is outside [0, 1)")
+
+
+def _prune(args, cfg: dict[str, Any], workdir: Path) -> tuple[Any, dict[str, Any], Path]:
+    """Prune one run into ``workdir``; returns (run, summary, checkpoint path)."""
+    from .data import dataset_info
+    from .pipeline import Run, materialise_data, prune_run
+    from .pruning import PRUNERS
+
+    _check_names(args)
+    run = Run(args.dataset, args.model, args.pruner, args.sparsity, args.seed)
+    data_path = None
+    info = dataset_info(args.dataset, cfg.get("dataset_options", {}).get(args.dataset))
+    if PRUNERS.get(args.pruner).needs_data and info.embedded:
+        data_path = workdir / f"{args.dataset}.npz"
+        materialise_data(cfg, args.dataset, str(data_path), str(workdir / f"{args.dataset}.json"))
+    pt = workdir / "prune.pt"
+    summary = prune_run(cfg, run, str(data_path) if data_path else None, str(pt), str(workdir / "prune.json"))
+    return run, summary, pt
+
+
+def cmd_prune(args) -> int:
+    cfg = _config(args.config)
+    with tempfile.TemporaryDirectory() as tmp:
+        _, summary, _ = _prune(args, cfg, Path(tmp))
+    _print({k: summary[k] for k in ("model", "dataset", "pruner", "sparsity", "seed", "density", "kept", "prunable",
+                                    "layers", "seconds")}, args.json)
+    return 0
+
+
+def cmd_graph_summary(args) -> int:
+    from .encodings import encode
+    from .graph import save_graphs
+    from .pipeline import build_initial_model, dataset_info_for, load_checkpoint
+
+    cfg = _config(args.config)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.weights in (None, "init"):
+            run, _, pt = _prune(args, cfg, Path(tmp))
+        else:
+            from .pipeline import Run
+
+            _check_names(args)
+            run, pt = Run(args.dataset, args.model, args.pruner, args.sparsity, args.seed), Path(args.weights)
+        model = build_initial_model(cfg, run)
+        load_checkpoint(pt, model)
+        model.eval()
+        start = time.perf_counter()
+        graphs = encode(model, dataset_info_for(cfg, run.dataset).input_shape, args.encoding,
+                        identity_shortcuts=args.identity_shortcuts)
+        seconds = time.perf_counter() - start
+    if args.out:
+        save_graphs(args.out, graphs, args.encoding, run=run.keys())
+    if args.encoding == "multipartite":
+        summary = graphs[0].summary()
+    else:
+        summary = {"nodes": sum(g.num_nodes for g in graphs), "edges": sum(g.num_edges for g in graphs),
+                   "parts": [p for g in graphs for p in g.summary()["parts"]],
+                   "layers": [g.summary() for g in graphs]}
+    _print({"encoding": args.encoding, **run.keys(), **summary, "seconds": seconds}, args.json)
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    from .metrics import graph_file_metrics
+
+    _print(graph_file_metrics(args.graph, seed=args.seed, ramanujan=True), args.json)
+    return 0
+
+
+def cmd_nnstd(args) -> int:
+    from .nnstd import cli_nnstd
+
+    _print(cli_nnstd(args.a, args.b), args.json)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .pipeline import materialise_data
+
+    out = Path(args.out)
+    manifest = materialise_data(_config(args.config), args.dataset, str(out), str(out.with_suffix(".json")))
+    _print(manifest, args.json)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    import yaml
+
+    from .config import validate_config
+
+    validate_config(yaml.safe_load(Path(args.config).read_text()), SCHEMA, base_dir=Path.cwd())
+    print(f"{args.config}: valid")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparsetopo", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prune", help="prune one network at initialisation and print its layer densities")
+    _run_args(p)
+    p.set_defaults(func=cmd_prune)
+    p = sub.add_parser("graph-summary", help="encode one network as a graph and print its size")
+    _run_args(p)
+    p.add_argument("--encoding", required=True, choices=["multipartite", "rolled", "rolled_channel"])
+    p.add_argument("--weights", default="init", help="'init' (prune now) or a prune.pt/train.pt checkpoint")
+    p.add_argument("--identity-shortcuts", action="store_true", help="encode identity shortcuts as weight-1 edges")
+    p.add_argument("--out", help="also save the graph file (.npz)")
+    p.set_defaults(func=cmd_graph_summary)
+    p = sub.add_parser("metrics", help="all metrics of one graph file")
+    p.add_argument("graph")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_metrics)
+    p = sub.add_parser("nnstd", help="topology distance between two networks (mask folders or files)")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_nnstd)
+    p = sub.add_parser("data", help="materialise an embedded dataset (or check an external one)")
+    p.add_argument("dataset")
+    p.add_argument("--out", required=True)
+    p.add_argument("--config")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data)
+    p = sub.add_parser("validate", help="validate a study configuration")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+    from .data import DatasetError
+    from .io import ArtifactError
+    from .registry import UnknownNameError
+
+    try:
+        return args.func(args)
+    except (ConfigError, DatasetError, ArtifactError, UnknownNameError, ValueError, FileNotFoundError) as exc:
+        print(f"sparsetopo {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

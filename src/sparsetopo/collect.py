@@ -1,0 +1,103 @@
+"""Collect per-run artifacts into one table per encoding (polars), joined with accuracy and accuracy drop."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import polars as pl
+
+from .io import read_json
+
+log = logging.getLogger("sparsetopo.collect")
+
+RUN_KEYS = ["dataset", "model", "pruner", "sparsity", "seed"]
+LAYER_KEYS = ["layer_index", "layer"]
+SUMMARY_EXCLUDE = set(RUN_KEYS) | {"layer", "layer_index", "params", "accuracy", "dense_accuracy", "accuracy_drop",
+                                   "relative_accuracy_drop", "failed", "collapsed", "num_classes"}
+
+
+def runs_table(train_jsons: Iterable[str | Path], num_classes: Mapping[str, int]) -> pl.DataFrame:
+    """One row per run (dense baselines included): accuracy, dense accuracy, absolute and relative drop,
+    failed (non-finite loss) and collapsed (accuracy within 20% of chance) flags."""
+    rows = []
+    for path in train_jsons:
+        info = read_json(path)
+        rows.append({k: info[k] for k in RUN_KEYS} | {
+            "accuracy": float(info["accuracy"]) if info.get("accuracy") is not None else math.nan,
+            "density": float(info.get("density", math.nan)),
+            "failed": bool(info.get("failed", False)), "reason": str(info.get("reason", "")),
+            "train_seconds": float(info.get("seconds") or math.nan),
+        })
+    if not rows:
+        raise ValueError("no runs to collect")
+    runs = pl.DataFrame(rows).with_columns(pl.col("sparsity").cast(pl.Float64), pl.col("seed").cast(pl.Int64))
+    dense = (runs.filter(pl.col("pruner") == "dense")
+             .select("dataset", "model", "seed", pl.col("accuracy").alias("dense_accuracy")))
+    runs = runs.join(dense, on=["dataset", "model", "seed"], how="left")
+    chance = pl.col("dataset").replace_strict(dict(num_classes), return_dtype=pl.Float64).pow(-1)
+    runs = runs.with_columns(
+        (pl.col("dense_accuracy") - pl.col("accuracy")).alias("accuracy_drop"),
+        ((pl.col("dense_accuracy") - pl.col("accuracy")) / pl.col("dense_accuracy")).alias("relative_accuracy_drop"),
+        (~pl.col("failed") & (pl.col("accuracy") <= 1.2 * chance)).alias("collapsed"),
+    )
+    failed = runs.filter(pl.col("failed"))
+    if failed.height:
+        log.warning("%d failed run(s) (non-finite loss) are kept with failed=true and excluded from analyses: %s",
+                    failed.height, failed.select(RUN_KEYS).rows())
+    return runs.sort(RUN_KEYS)
+
+
+def _join_runs(metrics: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+    extra = ["accuracy", "dense_accuracy", "accuracy_drop", "relative_accuracy_drop", "failed", "collapsed"]
+    metrics = metrics.with_columns(pl.col("sparsity").cast(pl.Float64), pl.col("seed").cast(pl.Int64))
+    joined = metrics.join(runs.select(RUN_KEYS + extra), on=RUN_KEYS, how="left")
+    front = RUN_KEYS + [c for c in LAYER_KEYS if c in joined.columns] + extra
+    return joined.select(front + [c for c in joined.columns if c not in front])
+
+
+def concat_metrics(paths: Iterable[str | Path]) -> pl.DataFrame:
+    """Concatenate per-run metric parquet files (columns unioned; missing values null)."""
+    frames = [pl.read_parquet(p) for p in paths]
+    if not frames:
+        raise ValueError("no metric files to collect")
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def layer_summary(per_layer: pl.DataFrame) -> pl.DataFrame:
+    """One row per run: for each per-layer metric m, ``m_mean`` (NaN-skipping mean over layers) and ``m_wmean``
+    (mean weighted by the layer's parameter count); density also gets std, min and max."""
+    numeric = [c for c, t in per_layer.schema.items() if t.is_numeric() and c not in SUMMARY_EXCLUDE]
+    aggs = []
+    for c in numeric:
+        value = pl.col(c).fill_nan(None)
+        weight = pl.when(value.is_not_null()).then(pl.col("params")).otherwise(None)
+        aggs.append(value.mean().alias(f"{c}_mean"))
+        aggs.append(((value * weight).sum() / weight.sum()).alias(f"{c}_wmean"))
+    if "density" in per_layer.columns:
+        aggs += [pl.col("density").std().alias("density_std"), pl.col("density").min().alias("density_min"),
+                 pl.col("density").max().alias("density_max")]
+    aggs.append(pl.len().alias("layers"))
+    return per_layer.group_by(RUN_KEYS, maintain_order=True).agg(aggs).sort(RUN_KEYS)
+
+
+def collect_tables(train_jsons: Iterable[str | Path], metric_files: Mapping[str, Iterable[str | Path]],
+                   num_classes: Mapping[str, int]) -> dict[str, pl.DataFrame]:
+    """All collected tables: ``runs``, one per encoding in ``metric_files`` (+ ramanujan), and the per-run
+    summaries of the per-layer tables (``<name>_summary``)."""
+    runs = runs_table(train_jsons, num_classes)
+    tables = {"runs": runs}
+    for name, paths in metric_files.items():
+        paths = list(paths)
+        if not paths:
+            continue
+        frame = concat_metrics(paths)
+        sort_keys = RUN_KEYS + (["layer_index"] if "layer_index" in frame.columns else [])
+        frame = frame.sort(sort_keys)
+        if name != "multipartite":
+            summary = layer_summary(frame.filter(pl.col("layer").is_not_null()) if "layer" in frame.columns else frame)
+            tables[f"{name}_summary"] = _join_runs(summary, runs).sort(RUN_KEYS)
+        tables[name] = _join_runs(frame, runs).sort(sort_keys)
+    return tables

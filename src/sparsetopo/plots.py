@@ -1,0 +1,77 @@
+"""Figures of the study's own runs (seaborn; one function per figure; PNG and PDF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+
+MAIN_TOPOMETRICS = ["sink_nodes_norm", "removable_in_edges_norm", "two_hop_norm", "strength_norm", "k_core_norm",
+                    "cut_edges_norm", "components", "spectral_radius"]
+
+
+def save_figure(fig, png: str | Path, pdf: str | Path | None = None) -> None:
+    """Save ``fig`` as PNG (and PDF), atomically, with fixed metadata so that bytes are reproducible."""
+    for path, fmt in ((png, "png"), (pdf, "pdf")):
+        if path is None:
+            continue
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight",
+                        metadata={"Software": None} if fmt == "png" else {"Creator": None, "Producer": None,
+                                                                         "CreationDate": None})
+    plt.close(fig)
+
+
+def accuracy_vs_sparsity(runs: pl.DataFrame, png: str | Path, pdf: str | Path | None = None) -> None:
+    """Accuracy and relative accuracy drop against sparsity, one line per pruner, one column per model
+    (rows: accuracy, drop; mean over seeds with 95% CI); the dense accuracy as a dashed line."""
+    sparse = runs.filter((pl.col("pruner") != "dense") & ~pl.col("failed")).to_pandas()
+    dense = runs.filter(pl.col("pruner") == "dense").group_by("dataset", "model").agg(pl.col("accuracy").mean())
+    models = sorted(sparse["model"].unique())
+    fig, axes = plt.subplots(2, len(models), figsize=(4.2 * len(models), 7), squeeze=False, sharex=True)
+    for j, model in enumerate(models):
+        part = sparse[sparse["model"] == model]
+        for i, (column, label) in enumerate((("accuracy", "test accuracy"),
+                                             ("relative_accuracy_drop", "relative accuracy drop"))):
+            ax = axes[i][j]
+            sns.lineplot(data=part, x="sparsity", y=column, hue="pruner", style="dataset" if part["dataset"].nunique() > 1 else None,
+                         marker="o", errorbar=("ci", 95), ax=ax, legend=(i == 0 and j == len(models) - 1))
+            if column == "accuracy":
+                for value in dense.filter(pl.col("model") == model)["accuracy"]:
+                    ax.axhline(value, ls="--", color="grey", lw=1)
+            ax.set_title(model if i == 0 else "")
+            ax.set_ylabel(label)
+    if axes[0][-1].get_legend() is not None:
+        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle("Sparse networks: accuracy and accuracy drop vs sparsity (dashed: dense baseline)")
+    save_figure(fig, png, pdf)
+
+
+def topometrics_vs_sparsity(table: pl.DataFrame, png: str | Path, pdf: str | Path | None = None,
+                            metrics: Sequence[str] = MAIN_TOPOMETRICS) -> None:
+    """Main end-to-end topometrics of the multipartite encoding against sparsity, one line per pruner;
+    one row per metric, one column per model."""
+    present = [m for m in metrics if m in table.columns]
+    data = table.filter(~pl.col("failed").fill_null(False)).to_pandas()
+    models = sorted(data["model"].unique())
+    fig, axes = plt.subplots(len(present), len(models), figsize=(4 * len(models), 2.6 * len(present)),
+                             squeeze=False, sharex=True)
+    for j, model in enumerate(models):
+        part = data[data["model"] == model]
+        for i, metric in enumerate(present):
+            ax = axes[i][j]
+            sns.lineplot(data=part, x="sparsity", y=metric, hue="pruner", marker="o", errorbar=("ci", 95), ax=ax,
+                         legend=(i == 0 and j == len(models) - 1))
+            ax.set_title(model if i == 0 else "")
+    if axes[0][-1].get_legend() is not None:
+        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle("Topometrics of the multipartite encoding vs sparsity")
+    save_figure(fig, png, pdf)

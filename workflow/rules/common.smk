@@ -1,0 +1,95 @@
+# Configuration, validation, run enumeration and target functions shared by all rule modules.
+import itertools
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from sparsetopo.config import ConfigError, validate_config
+from sparsetopo.data import dataset_info
+from sparsetopo.pipeline import Run, format_sparsity
+from sparsetopo.pruning import PRUNERS
+
+try:
+    _validated = validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+except ConfigError as exc:
+    raise WorkflowError(f"invalid configuration: {exc}") from None
+config.clear()
+config.update(_validated)
+
+STUDY = config["study"]
+RESULTS = f"results/{STUDY}"
+LOGS = f"logs/{STUDY}"
+RUN = "{dataset}/{model}/{pruner}/s{sparsity}/seed{seed}"
+RUNS_SOURCE = config["source"] == "runs"
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    model="[a-z0-9_]+",
+    pruner="[a-z0-9_]+",
+    sparsity="[0-9.e-]+",
+    seed="[0-9]+",
+
+
+def sparse_runs():
+    """Every sparse run of the grid (dataset x model x pruner x sparsity x seed)."""
+    return [
+        Run(d, m, p, float(s), int(k))
+        for d, m, p, s, k in itertools.product(
+            config["datasets"], config["models"], config["pruners"], config["sparsities"], config["seeds"]
+        )
+    ]
+
+
+def dense_runs():
+    """The dense baseline of every (dataset, model, seed)."""
+    return [
+        Run(d, m, "dense", 0.0, int(k))
+        for d, m, k in itertools.product(config["datasets"], config["models"], config["seeds"])
+    ]
+
+
+def run_dir(run):
+    return f"{RESULTS}/runs/{run.path}"
+
+
+def is_embedded(dataset):
+    return dataset_info(dataset, config["dataset_options"].get(dataset)).embedded
+
+
+def data_inputs(wildcards):
+    """The data artifact(s) a run reads: the materialised split for embedded datasets, a manifest otherwise."""
+    inputs = {"manifest": f"{RESULTS}/data/{wildcards.dataset}.json"}
+    if is_embedded(wildcards.dataset):
+        inputs["data"] = f"{RESULTS}/data/{wildcards.dataset}.npz"
+    return inputs
+
+
+def metric_names():
+    """Metric tables made per run: one per encoding, plus Ramanujan metrics on the rolled encoding."""
+    names = list(config["encodings"])
+    if config["metrics"]["ramanujan"] and "rolled" in names:
+        names.append("ramanujan")
+    return names
+
+
+def table_names():
+    names = ["runs"]
+    for name in metric_names():
+        names.append(name)
+        if name != "multipartite":
+            names.append(f"{name}_summary")
+    return names
+
+
+def study_targets():
+    """Everything `snakemake` builds by default for this study."""
+    targets = []
+    if RUNS_SOURCE:
+        targets += expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=table_names(), ext=["parquet", "csv"])
+        targets += figure_targets()
+    targets += analysis_targets()
+    targets += nnstd_targets()
+    targets += earlybird_targets()
+    return targets

@@ -1,0 +1,24 @@
+# Data: materialise the embedded datasets (seeded stratified split), check or download the others.
+
+
+rule data_embedded:
+    output:
+        npz=f"{RESULTS}/data/{{dataset}}.npz",
+        manifest=f"{RESULTS}/data/{{dataset}}.json",
+    wildcard_constraints:
+        dataset="mnist5k|digits",
+    log:
+        f"{LOGS}/data/{{dataset}}.log",
+    script:
+        "../scripts/data.py"
+
+
+rule data_external:
+    output:
+        manifest=f"{RESULTS}/data/{{dataset}}.json",
+    wildcard_constraints:
+        dataset="cifar10|cifar100|tinyimagenet",
+    log:
+        f"{LOGS}/data/{{dataset}}.log",
+    script:
+        "../scripts/data.py"
