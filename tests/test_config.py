@@ -1,0 +1,99 @@
+"""Bad configurations: one error before any job, naming the key, the bad value and what is allowed."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sparsetopo.config import ConfigError, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def _with(**changes):
+    cfg = copy.deepcopy(DEFAULT)
+    for key, value in changes.items():
+        target = cfg
+        *parents, last = key.split("__")
+        for p in parents:
+            target = target.setdefault(p, {})
+        if value is _DELETE:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return cfg
+
+
+_DELETE = object()
+
+BAD = [
+    # (changes, pattern that the single message must contain)
+    ({"sparsities": [1.0]}, r"'sparsities.0': value 1.0 is out of range; it must be < 1"),
+    ({"sparsities": [-0.1]}, r"'sparsities.0': value -0.1 is out of range; it must be >= 0"),
+    ({"sparsities": []}, r"'sparsities': the list is empty"),
+    ({"sparsities": ["0.9"]}, r"'sparsities.0': value '0.9' has the wrong type; expected number"),
+    ({"seeds": [0, 0]}, r"'seeds': value \[0, 0\] has duplicates"),
+    ({"seeds": [-1]}, r"'seeds.0': value -1 is out of range"),
+    ({"seeds": [0.5]}, r"'seeds.0': value 0.5 has the wrong type; expected integer"),
+    ({"datasets": []}, r"'datasets': the list is empty"),
+    ({"models": []}, r"'models': the list is empty"),
+    ({"pruners": []}, r"'pruners': the list is empty"),
+    ({"datasets": ["imagenet"]}, r"unknown dataset 'imagenet'; known datasets: cifar10, cifar100, digits, mnist5k, tinyimagenet"),
+    ({"models": ["vgg16"]}, r"unknown model 'vgg16'; known models: conv6, mlp, mobilenetv2, resnet20, resnet32, wrn28_2"),
+    ({"pruners": ["lottery"]}, r"unknown pruner 'lottery'; known pruners: .*dense.*snip.*synflow"),
+    ({"pruners": ["dense"]}, r"'dense' is not a pruner to list"),
+    ({"encodings": ["unrolled"]}, r"unknown encoding 'unrolled'; known encodings: multipartite, rolled, rolled_channel"),
+    ({"analyses": ["shap"]}, r"unknown analysis 'shap'; known analysiss?: .*pai_ranking"),
+    ({"training__epochs": -3}, r"'training.epochs': value -3 is out of range; it must be >= 1"),
+    ({"training__epochs": "ten"}, r"'training.epochs': value 'ten' has the wrong type; expected integer"),
+    ({"training__lr": 0}, r"'training.lr': value 0 is out of range; it must be > 0"),
+    ({"training__device": "tpu"}, r"'training.device': value 'tpu' does not match"),
+    ({"training__epoch": 3}, r"unknown config key\(s\) \['epoch'\] at key 'training'; allowed keys: batch_size"),
+    ({"bogus": 1}, r"unknown config key\(s\) \['bogus'\] at top level"),
+    ({"study": "my study!"}, r"'study': value 'my study!' does not match"),
+    ({"study": _DELETE}, r"missing required key\(s\)"),
+    ({"download": "yes"}, r"'download': value 'yes' has the wrong type; expected boolean"),
+    ({"datasets": ["cifar10"], "data_root": "/no/such/folder"}, r"'data_root': folder '/no/such/folder' does not exist and download is off"),
+    ({"encoding_options__weights": "final"}, r"'encoding_options.weights': value 'final' is not allowed; allowed values: trained, init"),
+    ({"metrics__ramanujan_group_rule": "other"}, r"allowed values: hoang, mge"),
+    ({"pruner_options": {"snipp": {}}}, r"'pruner_options': options for unknown pruner 'snipp'"),
+    ({"dataset_options": {"mnist5k": {"image_size": 6}}}, r"'dataset_options.mnist5k.image_size': value 6 is out of range"),
+    ({"dataset_options": {"mnist5k": {"image_size": 9, "resize": 3}}}, r"unknown config key\(s\) \['resize'\]"),
+    ({"encodings": ["multipartite"], "metrics__ramanujan": True}, r"needs the 'rolled' encoding"),
+]
+
+
+@pytest.mark.parametrize("changes,pattern", BAD, ids=[str(i) for i in range(len(BAD))])
+def test_bad_config_gives_one_clear_error(changes, pattern, schema_path):
+    with pytest.raises(ConfigError, match=pattern):
+        validate_config(_with(**changes), schema_path)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+def test_shipped_configs_are_valid(name, schema_path, tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / name).read_text())
+    valid = validate_config(cfg, schema_path, base_dir=tmp_path)
+    assert valid["training"]["epochs"] >= 1 and valid["encoding_options"]["weights"] == "trained"
+
+
+def test_paper_config_lists_the_full_grid():
+    cfg = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    assert set(cfg["pruners"]) >= {"er", "erk", "uniform", "snip", "grasp", "synflow", "prospr", "set", "rigl"}
+    assert cfg["sparsities"] == [0.6, 0.8, 0.9, 0.95, 0.98] and cfg["seeds"] == [0, 1, 2]
+    assert set(cfg["models"]) == {"conv6", "resnet20", "resnet32", "wrn28_2", "mobilenetv2"}
+    assert set(cfg["datasets"]) == {"cifar10", "cifar100", "tinyimagenet"}
+
+
+def test_workflow_refuses_a_bad_config_before_any_job(tmp_path):
+    bad = _with(sparsities=[1.5])
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(bad))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--configfile", str(cfg),
+                           "--cores", "1", "--directory", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0
+    assert "invalid configuration: config key 'sparsities.0': value 1.5 is out of range" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
