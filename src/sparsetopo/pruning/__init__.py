@@ -16,18 +16,7 @@ from .core import (
     register_pruner,
     run_pruner,
 )
-from . import random_masks  # noqa: F401  (registers dense, er, erk, uniform)
-
-try:  # pruners added by later modules register themselves on import
-    from . import saliency  # noqa: F401
-except ImportError as _exc:  # pragma: no cover - only while a module is being written
-    if "saliency" not in str(_exc):
-        raise
-try:
-    from . import dynamic  # noqa: F401
-except ImportError as _exc:  # pragma: no cover
-    if "dynamic" not in str(_exc):
-        raise
+from . import dynamic, random_masks, saliency, spline  # noqa: F401,E402  (register every built-in pruner)
 
 __all__ = [
     "PRUNERS", "PruneContext", "Pruner", "apply_masks", "global_topk", "kept_count", "layer_densities",
