@@ -1,0 +1,289 @@
+"""Topometrics, layer metrics, normalisation and summaries on hand-computed graphs, with
+cross-checks against networkx and brute-force motif enumeration."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from sparsetopo.graph import Graph, save_graphs
+from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, graph_file_metrics, layer_metrics, normalised,
+                                summarise_layers, topometrics)
+from sparsetopo.metrics import _common
+from sparsetopo.metrics.motifs import motif_counts
+
+
+def make(sizes, edges, weights=None, name="network", meta=None) -> Graph:
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    w = np.ones(len(edges), np.float32) if weights is None else np.asarray(weights, np.float32)
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    return Graph(src=edges[:, 0], dst=edges[:, 1], weight=w, part_offsets=off,
+                 part_names=[f"p{i}" for i in range(len(sizes))], part_shapes=[(s,) for s in sizes],
+                 name=name, meta=meta or {})
+
+
+def laplacian_radius(n, edges, weights):
+    a = np.zeros((n, n))
+    for (u, v), w in zip(edges, weights):
+        a[u, v] += w
+        a[v, u] += w
+    return np.linalg.eigvalsh(np.diag(a.sum(1)) - a).max()
+
+
+def test_path_hand_computed():
+    g = make([1, 1, 1, 1], [(0, 1), (1, 2), (2, 3)], [1, 2, 3])
+    r = topometrics(g)
+    assert list(r) == list(TOPOMETRIC_KEYS)
+    expect = dict(nodes=4, edges=3, sink_nodes=0, source_nodes=0, disconnected_nodes=0, removable_out_edges=0,
+                  removable_in_edges=0, one_hop=7 / 4, two_hop=9 / 4, motifs3=2, motifs4=1, motifs4_stderr=0,
+                  strength=3.0, k_core=1.0, cut_edges=3, cut_nodes=2, components=1, mean_component_size=4)
+    for k, v in expect.items():
+        assert r[k] == pytest.approx(v), k
+    # weighted path 1,2,3: λ² = 7 ± 2√10, so λ1 - λ2 = 2√2 and |λ|1 - |λ|3 is the same
+    assert r["spectral_gap"] == pytest.approx(2 * math.sqrt(2))
+    assert r["spectral_gap_paper"] == pytest.approx(2 * math.sqrt(2))
+    assert r["spectral_radius"] == pytest.approx(laplacian_radius(4, [(0, 1), (1, 2), (2, 3)], [1, 2, 3]))
+
+
+def test_star_hand_computed():
+    g = make([1, 4], [(0, i) for i in range(1, 5)])
+    r = topometrics(g)
+    assert r["one_hop"] == pytest.approx(9 / 5) and r["two_hop"] == pytest.approx(9 / 5)
+    assert (r["motifs3"], r["motifs4"]) == (6, 4)
+    assert (r["cut_edges"], r["cut_nodes"], r["k_core"], r["components"]) == (4, 1, 1, 1)
+    assert (r["sink_nodes"], r["source_nodes"]) == (0, 0)
+    # K1,4: adjacency spectrum ±2, 0, 0, 0; Laplacian spectrum 0, 1, 1, 1, 5
+    assert r["spectral_gap"] == pytest.approx(2) and r["spectral_gap_paper"] == pytest.approx(2)
+    assert r["spectral_radius"] == pytest.approx(5)
+    assert r["strength"] == pytest.approx(8 / 5)
+
+
+def test_two_components_and_isolated_node():
+    g = make([3, 2, 1], [(0, 3), (1, 3), (2, 4)])
+    r = topometrics(g)
+    assert r["components"] == 3 and r["mean_component_size"] == 2
+    assert r["disconnected_nodes"] == 1
+    assert r["sink_nodes"] == 2 and r["removable_out_edges"] == 3
+    assert r["source_nodes"] == 0 and r["removable_in_edges"] == 0
+    assert r["cut_edges"] == 3 and r["cut_nodes"] == 1
+    assert r["k_core"] == pytest.approx(5 / 6)
+    assert r["one_hop"] == pytest.approx(1.5) and r["two_hop"] == pytest.approx(1.5)
+    assert (r["motifs3"], r["motifs4"]) == (1, 0)
+    n = normalised(r)
+    assert n["disconnected_nodes_norm"] == pytest.approx(1 / 6)
+    assert n["mean_component_size_norm"] == pytest.approx(1 / 3)
+    assert n["removable_out_edges_norm"] == pytest.approx(1.0)
+    assert n["one_hop_norm"] == pytest.approx(0.5)
+    assert "components_norm" not in n and "spectral_gap_norm" not in n
+
+
+def test_layered_dag_dead_end_and_unfed_node():
+    # input {0,1}, hidden {2,3,4,5}, output {6,7}; 5 is a dead end (sink), 4 is unfed (source)
+    edges = [(0, 2), (0, 3), (0, 5), (1, 3), (1, 5), (2, 6), (3, 6), (3, 7), (4, 6), (4, 7)]
+    r = topometrics(make([2, 4, 2], edges))
+    assert (r["sink_nodes"], r["removable_out_edges"]) == (1, 2)
+    assert (r["source_nodes"], r["removable_in_edges"]) == (1, 2)
+    assert r["disconnected_nodes"] == 0
+    assert r["one_hop"] == pytest.approx(18 / 8)
+    assert r["two_hop"] == pytest.approx(22 / 8)  # 6 + 5 + 2 + 3 + 3 + 1 + 1 + 1
+    assert r["edges"] == 10 and r["nodes"] == 8
+
+
+def test_k33_layer_metrics():
+    edges = [(i, 3 + j) for i in range(3) for j in range(3)]
+    r = layer_metrics(make([3, 3], edges, name="conv", meta={"density": 1.0}))
+    assert list(r) == list(LAYER_KEYS)
+    assert r["density"] == 1.0 and r["one_hop"] == pytest.approx(2.5)
+    assert (r["motifs3"], r["motifs4"], r["k_core"], r["cut_edges"], r["cut_nodes"]) == (18, 15, 3, 0, 0)
+    # adjacency spectrum ±3 and four zeros; Laplacian spectrum 0, 3 (x4), 6
+    assert r["spectral_gap"] == pytest.approx(3) and r["spectral_gap_paper"] == pytest.approx(3)
+    assert r["spectral_radius"] == pytest.approx(6)
+
+
+def random_layered(seed, sizes=(4, 6, 6, 5, 3), p=0.25, skip_p=0.1, mutual=0.0, weights=True) -> Graph:
+    rng = np.random.default_rng(seed)
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    edges = []
+    for i in range(len(sizes) - 1):
+        for j in range(i + 1, min(i + 3, len(sizes))):
+            prob = p if j == i + 1 else skip_p
+            for u in range(off[i], off[i + 1]):
+                for v in range(off[j], off[j + 1]):
+                    if rng.random() < prob:
+                        edges.append((u, v))
+    back = [(v, u) for u, v in edges if rng.random() < mutual]
+    edges += back
+    w = rng.random(len(edges)) + 0.1 if weights else None
+    return make(list(sizes), edges, w)
+
+
+def to_nx(g: Graph) -> nx.DiGraph:
+    d = nx.DiGraph()
+    d.add_nodes_from(range(g.num_nodes))
+    d.add_edges_from(zip(g.src.tolist(), g.dst.tolist()))
+    return d
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_structure_matches_networkx(seed):
+    g = random_layered(seed, p=0.18 + 0.03 * seed, mutual=0.1 if seed % 2 else 0.0)
+    r = topometrics(g, seed=seed)
+    d = to_nx(g)
+    u = d.to_undirected()
+    assert r["cut_edges"] == len(list(nx.bridges(u)))
+    assert r["cut_nodes"] == len(list(nx.articulation_points(u)))
+    assert r["components"] == nx.number_connected_components(u)
+    assert r["k_core"] == pytest.approx(np.mean(list(nx.core_number(u).values())))
+    one = np.mean([1 + len(set(d.successors(v)) - {v}) for v in d])
+    two = np.mean([len(nx.single_source_shortest_path_length(d, v, cutoff=2)) for v in d])
+    assert r["one_hop"] == pytest.approx(one) and r["two_hop"] == pytest.approx(two)
+
+
+def test_core_numbers_random_graphs():
+    rng = np.random.default_rng(3)
+    for n, p in [(50, 0.05), (60, 0.2), (30, 0.6)]:
+        u = nx.gnp_random_graph(n, p, seed=int(rng.integers(1000)))
+        g = make([n], list(u.edges()))
+        a = _common.symmetric_csr(_common.directed_csr(g.src, g.dst, g.weight, n))
+        core = _common.core_numbers(a.indptr, a.indices)
+        assert core.tolist() == [nx.core_number(u)[i] for i in range(n)]
+
+
+def brute_motifs(g: Graph) -> tuple[int, int]:
+    d = to_nx(g)
+    counts = []
+    for k in (3, 4):
+        counts.append(sum(nx.is_weakly_connected(d.subgraph(s))
+                          for s in itertools.combinations(range(g.num_nodes), k)))
+    return tuple(counts)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_motifs_exact_against_brute_force(seed):
+    rng = np.random.default_rng(100 + seed)
+    n = 11
+    p = [0.2, 0.35, 0.5, 0.7][seed]  # dense ones contain K4s, diamonds, paws
+    edges = [(u, v) for u in range(n) for v in range(n) if u != v and rng.random() < p / 2]
+    g = make([n], edges)
+    r = topometrics(g, motifs4="exact")
+    assert (r["motifs3"], r["motifs4"]) == brute_motifs(g)
+    assert r["motifs4_stderr"] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_motifs_exact_layered_with_triangles(seed):
+    # skip edges create triangles across three parts: exercises the part-level triangle filter
+    g = random_layered(seed, sizes=(3, 4, 4, 3), p=0.5, skip_p=0.4, mutual=0.15)
+    r = topometrics(g, motifs4="exact")
+    assert (r["motifs3"], r["motifs4"]) == brute_motifs(g)
+
+
+def test_bipartite_four_cycles_use_one_side():
+    rng = np.random.default_rng(7)
+    edges = [(i, 5 + j) for i in range(5) for j in range(7) if rng.random() < 0.6]
+    g = make([5, 7], edges, meta={"density": len(edges) / 35})
+    r = layer_metrics(g, motifs4="exact")
+    assert (r["motifs3"], r["motifs4"]) == brute_motifs(g)
+
+
+def test_motif_estimator_unbiased_within_standard_errors():
+    rng = np.random.default_rng(11)
+    n = 40
+    edges = [(u, v) for u in range(n) for v in range(u + 1, n) if rng.random() < 0.12]
+    g = make([n], edges)
+    exact = topometrics(g, motifs4="exact")
+    est = topometrics(g, motifs4="estimate", motif_budget_seconds=1.0, seed=5)
+    assert est["motifs4_stderr"] > 0
+    assert abs(est["motifs4"] - exact["motifs4"]) < 4 * est["motifs4_stderr"]
+    assert est["motifs3"] == exact["motifs3"]
+    # several seeds: the z-scores average out near 0 (unbiasedness)
+    z = []
+    for s in range(5):
+        e = motif_counts(_common.symmetric_csr(_common.directed_csr(g.src, g.dst, g.weight, n)),
+                         seed=s, mode="estimate", budget_seconds=0.05)
+        z.append((e["motifs4"] - exact["motifs4"]) / e["motifs4_stderr"])
+    assert abs(np.mean(z)) < 3
+
+
+def test_determinism_and_auto_mode():
+    g = random_layered(1, sizes=(30, 40, 40, 10), p=0.3, skip_p=0.05)
+    a = topometrics(g, seed=3, motifs4="estimate")
+    b = topometrics(g, seed=3, motifs4="estimate")
+    assert a == b
+    c = topometrics(g, seed=4, motifs4="estimate")
+    assert c["motifs4"] != a["motifs4"]
+    assert topometrics(g, seed=3) == topometrics(g, seed=3)
+    # tiny budget forces the estimator in auto mode, a large one the exact count
+    assert topometrics(g, motif_budget_seconds=1e-9)["motifs4_stderr"] > 0
+    assert topometrics(g, motif_budget_seconds=10)["motifs4_stderr"] == 0.0
+    with pytest.raises(ValueError, match="motifs4"):
+        topometrics(g, motifs4="sampled")
+
+
+def test_large_graph_spectra_match_dense():
+    # n > DENSE_EIG_MAX: ARPACK path (float32) against dense float64 eigenvalues
+    rng = np.random.default_rng(2)
+    n = 700
+    src = rng.integers(0, n, 4000)
+    dst = rng.integers(0, n, 4000)
+    keep = src != dst
+    pairs = np.unique(np.stack([src[keep], dst[keep]], 1), axis=0)
+    w = rng.random(len(pairs)) + 0.5
+    g = make([n], pairs, w)
+    r = topometrics(g, seed=0)
+    a = np.zeros((n, n))
+    np.add.at(a, (pairs[:, 0], pairs[:, 1]), w)
+    a = a + a.T
+    ev = np.linalg.eigvalsh(a)
+    mags = np.sort(np.abs(ev))[::-1]
+    lap = np.linalg.eigvalsh(np.diag(a.sum(1)) - a)
+    assert r["spectral_gap"] == pytest.approx(ev[-1] - ev[-2], abs=2e-3)
+    assert r["spectral_gap_paper"] == pytest.approx(mags[0] - mags[2], abs=2e-3)
+    assert r["spectral_radius"] == pytest.approx(lap[-1], rel=1e-4)
+    assert r == topometrics(g, seed=0)
+
+
+def test_graph_file_metrics_and_summaries(tmp_path):
+    mge = random_layered(0)
+    save_graphs(tmp_path / "m.npz", [mge], "multipartite", {"seed": 0})
+    row = graph_file_metrics(tmp_path / "m.npz")
+    assert row["edges"] == mge.num_edges and row["one_hop_norm"] == pytest.approx(row["one_hop"] / row["edges"])
+    layers = [make([3, 3], [(i, 3 + j) for i in range(3) for j in range(3)], name="a",
+                   meta={"density": 1.0, "layer_index": 0, "params": 9}),
+              make([4, 2], [(0, 4), (1, 5), (2, 4)], name="b",
+                   meta={"density": 0.375, "layer_index": 1, "params": 8})]
+    save_graphs(tmp_path / "r.npz", layers, "rolled", {"seed": 0})
+    rows = graph_file_metrics(tmp_path / "r.npz", ramanujan=True)
+    assert [r["layer"] for r in rows] == ["a", "b"] and rows[1]["params"] == 8
+    assert rows[0]["delta_r"] == pytest.approx(2 * math.sqrt(2)) and math.isnan(rows[1]["delta_r"])
+    s = summarise_layers(rows, ["edges", "delta_r", "density"])
+    assert s["edges_mean"] == pytest.approx(6) and s["edges_wmean"] == pytest.approx((9 * 9 + 3 * 8) / 17)
+    assert s["delta_r_mean"] == pytest.approx(2 * math.sqrt(2))  # NaN skipped
+    assert s["delta_r_wmean"] == pytest.approx(2 * math.sqrt(2))
+    assert s["density_mean"] == pytest.approx(0.6875) and s["density_min"] == 0.375 and s["density_max"] == 1.0
+    assert s["density_std"] == pytest.approx(0.3125)
+    assert s["density_wmean"] == pytest.approx((9 + 3) / 17)
+    with pytest.raises(TypeError, match="unknown option"):
+        graph_file_metrics(tmp_path / "r.npz", ramanujn=True)
+
+
+def test_connectivity_certificate_preserves_bridges_and_cut_nodes():
+    rng = np.random.default_rng(21)
+    for t in range(80):
+        n = int(rng.integers(4, 30))
+        p = float(rng.choice([0.06, 0.1, 0.15, 0.25, 0.4]))
+        u = nx.gnp_random_graph(n, p, seed=t)
+        if u.number_of_edges() == 0:
+            continue
+        g = make([n], list(u.edges()))
+        a = _common.symmetric_csr(_common.directed_csr(g.src, g.dst, g.weight, n))
+        expect = (len(list(nx.bridges(u))), len(list(nx.articulation_points(u))))
+        assert _common.bridges_and_articulation(a) == expect
+        assert _common.bridges_and_articulation(a, certificate=False) == expect
+        rows, cols = _common.connectivity_certificate(a)
+        assert len(rows) <= 2 * (n - 1)
+        assert all(u.has_edge(int(x), int(y)) for x, y in zip(rows, cols))
