@@ -97,3 +97,19 @@ def test_workflow_refuses_a_bad_config_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "invalid configuration: config key 'sparsities.0': value 1.5 is out of range" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def test_unknown_nested_study_keys_are_refused(schema_path):
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) \['epoch'\] at key 'nnstd'"):
+        validate_config(_with(nnstd={"enabled": True, "epoch": 3}), schema_path)
+    with pytest.raises(ConfigError, match=r"'earlybird.mask_threshold': value 2 is out of range"):
+        validate_config(_with(earlybird={"mask_threshold": 2}), schema_path)
+
+
+def test_nested_study_keys_cover_the_library_defaults(schema_path):
+    from sparsetopo.earlybird import EARLYBIRD_DEFAULTS
+    from sparsetopo.nnstd import CHAIN_DEFAULTS
+
+    schema = yaml.safe_load(schema_path.read_text())["properties"]
+    assert set(CHAIN_DEFAULTS) <= set(schema["nnstd"]["properties"])
+    assert set(EARLYBIRD_DEFAULTS) <= set(schema["earlybird"]["properties"])
