@@ -12,7 +12,7 @@ import pytest
 
 from sparsetopo.graph import Graph, save_graphs
 from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, graph_file_metrics, layer_metrics, normalised,
-                                summarise_layers, topometrics)
+                                topometrics)
 from sparsetopo.metrics import _common
 from sparsetopo.metrics.motifs import motif_counts
 
@@ -260,13 +260,20 @@ def test_graph_file_metrics_and_summaries(tmp_path):
     rows = graph_file_metrics(tmp_path / "r.npz", ramanujan=True)
     assert [r["layer"] for r in rows] == ["a", "b"] and rows[1]["params"] == 8
     assert rows[0]["delta_r"] == pytest.approx(2 * math.sqrt(2)) and math.isnan(rows[1]["delta_r"])
-    s = summarise_layers(rows, ["edges", "delta_r", "density"])
+    import polars as pl
+
+    from sparsetopo.collect import layer_summary
+
+    keys = {"dataset": "d", "model": "m", "pruner": "p", "sparsity": 0.5, "seed": 0}
+    frame = pl.DataFrame([{**keys, **{k: r[k] for k in ("layer", "layer_index", "params", "edges", "delta_r", "density")}}
+                          for r in rows])
+    s = layer_summary(frame, ["edges", "delta_r"]).row(0, named=True)
     assert s["edges_mean"] == pytest.approx(6) and s["edges_wmean"] == pytest.approx((9 * 9 + 3 * 8) / 17)
     assert s["delta_r_mean"] == pytest.approx(2 * math.sqrt(2))  # NaN skipped
     assert s["delta_r_wmean"] == pytest.approx(2 * math.sqrt(2))
     assert s["density_mean"] == pytest.approx(0.6875) and s["density_min"] == 0.375 and s["density_max"] == 1.0
-    assert s["density_std"] == pytest.approx(0.3125)
-    assert s["density_wmean"] == pytest.approx((9 + 3) / 17)
+    assert s["density_std"] == pytest.approx(0.625 / math.sqrt(2))  # sample std of (1.0, 0.375)
+    assert s["density_wmean"] == pytest.approx((9 + 3) / 17) and s["layers"] == 2
     with pytest.raises(TypeError, match="unknown option"):
         graph_file_metrics(tmp_path / "r.npz", ramanujn=True)
 

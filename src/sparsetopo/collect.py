@@ -66,21 +66,30 @@ def concat_metrics(paths: Iterable[str | Path]) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def layer_summary(per_layer: pl.DataFrame) -> pl.DataFrame:
-    """One row per run: for each per-layer metric m, ``m_mean`` (NaN-skipping mean over layers) and ``m_wmean``
-    (mean weighted by the layer's parameter count); density also gets std, min and max."""
-    numeric = [c for c, t in per_layer.schema.items() if t.is_numeric() and c not in SUMMARY_EXCLUDE]
-    aggs = []
-    for c in numeric:
-        value = pl.col(c).fill_nan(None)
-        weight = pl.when(value.is_not_null()).then(pl.col("params")).otherwise(None)
-        aggs.append(value.mean().alias(f"{c}_mean"))
-        aggs.append(((value * weight).sum() / weight.sum()).alias(f"{c}_wmean"))
+def layer_summary(per_layer: pl.DataFrame, metrics: list[str] | None = None) -> pl.DataFrame:
+    """One row per run: for each per-layer metric m, ``m_mean`` (mean over the layers where m is defined:
+    NaN and null skipped) and ``m_wmean`` (mean weighted by the layer's parameter count ``params``, falling back
+    to edges / density); density also gets ``density_std`` (over layers, ddof=1), ``density_min``,
+    ``density_max``; ``layers`` counts the layers. Columns that are not metrics (accuracy, flags) are carried."""
+    carried = [c for c in SUMMARY_EXCLUDE - set(RUN_KEYS) - {"layer", "layer_index", "params"} if c in per_layer.columns]
+    if metrics is None:
+        metrics = [c for c, t in per_layer.schema.items() if t.is_numeric() and c not in SUMMARY_EXCLUDE]
+    metrics = [m for m in metrics if m != "density"] + (["density"] if "density" in per_layer.columns else [])
+    weight = pl.col("params").cast(pl.Float64) if "params" in per_layer.columns else pl.lit(None, pl.Float64)
+    if {"edges", "density"} <= set(per_layer.columns):
+        weight = pl.coalesce(weight, (pl.col("edges") / pl.col("density")).round(0))
+    frame = per_layer.with_columns(weight.alias("__weight"))
+    aggs: list[pl.Expr] = [pl.col(c).first() for c in sorted(carried)]
+    for m in metrics:
+        value = pl.col(m).cast(pl.Float64).fill_nan(None)
+        used = pl.when(value.is_not_null()).then(pl.col("__weight")).otherwise(None)
+        aggs.append(value.mean().alias(f"{m}_mean"))
+        aggs.append(pl.when(used.sum() > 0).then((value * used).sum() / used.sum()).otherwise(None).alias(f"{m}_wmean"))
     if "density" in per_layer.columns:
         aggs += [pl.col("density").std().alias("density_std"), pl.col("density").min().alias("density_min"),
                  pl.col("density").max().alias("density_max")]
-    aggs.append(pl.len().alias("layers"))
-    return per_layer.group_by(RUN_KEYS, maintain_order=True).agg(aggs).sort(RUN_KEYS)
+    aggs.append(pl.len().cast(pl.Int64).alias("layers"))
+    return frame.group_by(RUN_KEYS, maintain_order=True).agg(aggs).sort(RUN_KEYS)
 
 
 def collect_tables(train_jsons: Iterable[str | Path], metric_files: Mapping[str, Iterable[str | Path]],

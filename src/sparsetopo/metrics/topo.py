@@ -198,30 +198,3 @@ def graph_file_metrics(path: str | os.PathLike, seed: int = 0, **opts: Any) -> d
             row.update(ramanujan(g, seed=seed, group_rule=opts.get("group_rule", "hoang")))
         rows.append(row)
     return rows
-
-
-def summarise_layers(rows: list[dict], metrics: list[str]) -> dict[str, float]:
-    """Network-level summaries of per-layer rows: ``m_mean`` (NaN-skipping mean over layers) and
-    ``m_wmean`` (mean weighted by ``params`` over layers where m is finite) for each m in ``metrics``,
-    plus density_mean, density_wmean, density_std (population, ddof=0), density_min, density_max."""
-    params = np.array([float(r.get("params", np.nan)) for r in rows], dtype=np.float64)
-    out: dict[str, float] = {}
-
-    def stats(name: str) -> tuple[float, float, np.ndarray]:
-        v = np.array([float(r.get(name, np.nan)) for r in rows], dtype=np.float64)
-        ok = np.isfinite(v)
-        mean = float(v[ok].mean()) if ok.any() else float("nan")
-        wok = ok & np.isfinite(params) & (params > 0)
-        wmean = float(np.sum(v[wok] * params[wok]) / np.sum(params[wok])) if wok.any() else float("nan")
-        return mean, wmean, v[ok]
-
-    for m in metrics:
-        if m == "density":
-            continue
-        out[f"{m}_mean"], out[f"{m}_wmean"], _ = stats(m)
-    mean, wmean, v = stats("density")
-    out["density_mean"], out["density_wmean"] = mean, wmean
-    out["density_std"] = float(v.std()) if v.size else float("nan")
-    out["density_min"] = float(v.min()) if v.size else float("nan")
-    out["density_max"] = float(v.max()) if v.size else float("nan")
-    return out
