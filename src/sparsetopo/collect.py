@@ -21,7 +21,8 @@ SUMMARY_EXCLUDE = set(RUN_KEYS) | {"layer", "layer_index", "params", "accuracy",
 
 def runs_table(train_jsons: Iterable[str | Path], num_classes: Mapping[str, int]) -> pl.DataFrame:
     """One row per run (dense baselines included): accuracy, dense accuracy, absolute and relative drop,
-    failed (non-finite loss) and collapsed (accuracy within 20% of chance) flags."""
+    failed (non-finite loss) and collapsed (accuracy within 20% of chance) flags. Wall-clock times stay in
+    train.json and the benchmark files, so that the same config gives the same table bytes."""
     rows = []
     for path in train_jsons:
         info = read_json(path)
@@ -29,7 +30,6 @@ def runs_table(train_jsons: Iterable[str | Path], num_classes: Mapping[str, int]
             "accuracy": float(info["accuracy"]) if info.get("accuracy") is not None else math.nan,
             "density": float(info.get("density", math.nan)),
             "failed": bool(info.get("failed", False)), "reason": str(info.get("reason", "")),
-            "train_seconds": float(info.get("seconds") or math.nan),
         })
     if not rows:
         raise ValueError("no runs to collect")

@@ -19,8 +19,9 @@ if RUNS_SOURCE:
             names=metric_names(),
             tables=table_names(),
             num_classes={d: dataset_info(d, config["dataset_options"].get(d)).num_classes for d in config["datasets"]},
-            outdir=f"{RESULTS}/tables",
         log:
             f"{LOGS}/collect.log",
+        conda:
+            CONDA_ENV
         script:
             "../scripts/collect.py"

@@ -1,4 +1,5 @@
 # Configuration, validation, run enumeration and target functions shared by all rule modules.
+import functools
 import itertools
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ RESULTS = f"results/{STUDY}"
 LOGS = f"logs/{STUDY}"
 RUN = "{dataset}/{model}/{pruner}/s{sparsity}/seed{seed}"
 RUNS_SOURCE = config["source"] == "runs"
+# Software of every rule (`snakemake --use-conda` builds it; by default the project venv is used).
+CONDA_ENV = "../../environment.yml"
 
 
 wildcard_constraints:
@@ -81,6 +84,59 @@ def table_names():
         if name != "multipartite":
             names.append(f"{name}_summary")
     return names
+
+
+@functools.lru_cache(maxsize=None)
+def dense_edges(dataset, model):
+    """MGE edge count of the dense model (analytic, no graph built)."""
+    from sparsetopo.encodings import dense_edge_count
+    from sparsetopo.pipeline import build_initial_model
+
+    net = build_initial_model(config, Run(dataset, model, "dense", 0.0, 0))
+    info = dataset_info(dataset, config["dataset_options"].get(dataset))
+    return dense_edge_count(net, info.input_shape)
+
+
+def graph_mem_mb(wildcards, attempt=1):
+    """Memory for graph jobs: ~40 bytes per expected edge (plus 1 GB of interpreter), doubled on retry."""
+    edges = dense_edges(wildcards.dataset, wildcards.model) * (1.0 - float(wildcards.sparsity))
+    return int(1000 + 40 * edges / 1e6) * attempt
+
+
+def weights_input(wildcards):
+    stage = "train" if config["encoding_options"]["weights"] == "trained" else "prune"
+    return f"{RESULTS}/runs/{RUN}/{stage}.pt".format(**wildcards)
+
+
+def graph_output(encoding):
+    path = f"{RESULTS}/runs/{RUN}/graph_{encoding}.npz"
+    if encoding == "multipartite" and not config["encoding_options"]["keep_multipartite"]:
+        return temp(path)
+    return path
+
+
+def graph_inputs(wildcards):
+    return {e: f"{RESULTS}/runs/{RUN}/graph_{e}.npz".format(**wildcards) for e in config["encodings"]}
+
+
+def drawn_run():
+    """The run whose multipartite encoding is drawn (config `drawing`; default: the sparsest run of the
+    first dataset, model, pruner and seed)."""
+    chosen = config.get("drawing") or {}
+    return Run(
+        chosen.get("dataset", config["datasets"][0]),
+        chosen.get("model", config["models"][0]),
+        chosen.get("pruner", config["pruners"][0]),
+        float(chosen.get("sparsity", max(config["sparsities"]))),
+        int(chosen.get("seed", config["seeds"][0])),
+    )
+
+
+def figure_targets():
+    names = ["accuracy_vs_sparsity"]
+    if "multipartite" in config["encodings"]:
+        names += ["topometrics_vs_sparsity", "mge_drawing"]
+    return expand(f"{RESULTS}/figures/{{name}}.{{ext}}", name=names, ext=["png", "pdf"])
 
 
 def study_targets():

@@ -9,6 +9,8 @@ rule data_embedded:
         dataset="mnist5k|digits",
     log:
         f"{LOGS}/data/{{dataset}}.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/data.py"
 
@@ -20,5 +22,7 @@ rule data_external:
         dataset="cifar10|cifar100|tinyimagenet",
     log:
         f"{LOGS}/data/{{dataset}}.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/data.py"

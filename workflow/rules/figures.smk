@@ -1,18 +1,12 @@
 # Figures of the study's own runs (seaborn, PNG + PDF), registered in the Snakemake report.
 
 
-def figure_targets():
-    names = ["accuracy_vs_sparsity"]
-    if "multipartite" in config["encodings"]:
-        names.append("topometrics_vs_sparsity")
-    return expand(f"{RESULTS}/figures/{{name}}.{{ext}}", name=names, ext=["png", "pdf"])
-
-
 if RUNS_SOURCE:
 
     localrules:
         figure_accuracy,
         figure_topometrics,
+        figure_mge_drawing,
 
     rule figure_accuracy:
         input:
@@ -26,6 +20,8 @@ if RUNS_SOURCE:
             pdf=f"{RESULTS}/figures/accuracy_vs_sparsity.pdf",
         log:
             f"{LOGS}/figures/accuracy_vs_sparsity.log",
+        conda:
+            CONDA_ENV
         script:
             "../scripts/figure_accuracy.py"
 
@@ -41,5 +37,26 @@ if RUNS_SOURCE:
             pdf=f"{RESULTS}/figures/topometrics_vs_sparsity.pdf",
         log:
             f"{LOGS}/figures/topometrics_vs_sparsity.log",
+        conda:
+            CONDA_ENV
         script:
             "../scripts/figure_topometrics.py"
+
+    rule figure_mge_drawing:
+        input:
+            graph=f"{run_dir(drawn_run())}/graph_multipartite.npz",
+        output:
+            png=report(
+                f"{RESULTS}/figures/mge_drawing.png",
+                caption="../report/mge_drawing.rst",
+                category="Topometrics",
+            ),
+            pdf=f"{RESULTS}/figures/mge_drawing.pdf",
+        params:
+            run=drawn_run().path,
+        log:
+            f"{LOGS}/figures/mge_drawing.log",
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/figure_mge_drawing.py"

@@ -2,8 +2,6 @@
 # bipartite encodings and Ramanujan metrics on the rolled one (one row per run and layer).
 
 
-def graph_inputs(wildcards):
-    return {e: f"{RESULTS}/runs/{RUN}/graph_{e}.npz".format(**wildcards) for e in config["encodings"]}
 
 
 rule metrics:
@@ -18,5 +16,7 @@ rule metrics:
     threads: 1
     resources:
         mem_mb=graph_mem_mb,
+    conda:
+        CONDA_ENV
     script:
         "../scripts/metrics.py"

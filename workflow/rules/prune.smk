@@ -14,5 +14,7 @@ rule prune:
     threads: config["training"]["threads"]
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     script:
         "../scripts/prune.py"

@@ -17,5 +17,7 @@ rule train:
     resources:
         mem_mb=8000,
         gpu=1,
+    conda:
+        CONDA_ENV
     script:
         "../scripts/train.py"

@@ -8,6 +8,7 @@ from sparsetopo.pipeline import log_to
 with log_to(snakemake.log[0]):
     tables = collect_tables(snakemake.input.train, {n: snakemake.input[n] for n in snakemake.params.names},
                             snakemake.params.num_classes)
+    outdir = Path(snakemake.output[0]).parent
     for name in snakemake.params.tables:
-        write_parquet(Path(snakemake.params.outdir) / f"{name}.parquet", tables[name])
-        write_csv(Path(snakemake.params.outdir) / f"{name}.csv", tables[name])
+        write_parquet(outdir / f"{name}.parquet", tables[name])
+        write_csv(outdir / f"{name}.csv", tables[name])
