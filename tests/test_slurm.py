@@ -2,7 +2,7 @@
 
 * ``test_profile_dry_run`` (no daemons, no SLURM programs needed): dry-runs a tiny study through the profile and
   checks the resources every job would request (GPU and memory for train, memory from the model's edge count for
-  encode/metrics, runtimes) and that collect and the figures are local rules.
+  metrics, runtimes) and that collect and the figures are local rules.
 * ``test_study_on_local_slurm`` (marker ``slurm``): starts a single-node SLURM (munged, slurmctld, slurmd from
   Debian's slurm-wlm, installed with apt-get when missing) in a temporary directory, runs a small study with
   ``snakemake --profile slurm``, checks that every non-local job went through sbatch with the profile's resources,
@@ -50,7 +50,7 @@ DRY_STUDY = {
     "analyses": [],
 }
 
-# the study run on the test cluster: 7 SLURM jobs (data, 2 prune, 2 train, encode, metrics) + local collect/figures
+# the study run on the test cluster: 4 SLURM jobs (data, 2 train (prune + train), metrics (encode + measure)) + local collect/figures
 SLURM_STUDY = {
     "study": "slurmtest",
     "source": "runs",
@@ -147,28 +147,25 @@ def test_profile_dry_run(tmp_path):
     by_rule: dict[str, list[dict]] = {}
     for job in jobs:
         by_rule.setdefault(job["rule"], []).append(job)
-    assert {"data_embedded", "prune", "train", "encode", "metrics", "collect"} <= set(by_rule)
+    assert {"data_embedded", "train", "metrics", "collect"} <= set(by_rule)
     # 2 models x (2 pruners x 2 sparsities + dense) x 1 seed; graphs of the sparse runs only
-    assert len(by_rule["train"]) == len(by_rule["prune"]) == 2 * 5
-    assert len(by_rule["encode"]) == len(by_rule["metrics"]) == 2 * 4
+    assert len(by_rule["train"]) == 2 * 5
+    assert len(by_rule["metrics"]) == 2 * 4
 
     for job in by_rule["train"]:
         res = job["resources"]
         assert res["gpu"] == 1 and "gres" not in res, res          # -> sbatch --gpus=1
         assert res["mem_mb"] == 8000 and res["runtime"] == 720, res
-    for job in by_rule["prune"]:
-        assert job["resources"]["mem_mb"] == 4000 and job["resources"]["runtime"] == 60
-        assert "gpu" not in job["resources"]
     for job in by_rule["data_embedded"]:
         assert job["resources"]["mem_mb"] == 2000 and job["resources"]["runtime"] == 15
     for job in jobs:  # every job has a wall time (profile default 60 min or the rule's)
         assert isinstance(job["resources"].get("runtime"), int) and job["resources"]["runtime"] > 0, job
 
-    # encode/metrics: memory from the dense edge count of the model times the density
+    # metrics (encode + measure): memory from the dense edge count of the model times the density
     from sparsetopo.config import validate_config
     config = validate_config(dict(DRY_STUDY), ROOT / "workflow" / "schemas" / "config.schema.yaml")
     mem: dict[tuple[str, str, float], int] = {}
-    for rule, runtime in (("encode", 120), ("metrics", 240)):
+    for rule, runtime in (("metrics", 240),):
         for job in by_rule[rule]:
             wc, res = job["wildcards"], job["resources"]
             key = (rule, wc["model"], float(wc["sparsity"]))
@@ -176,9 +173,8 @@ def test_profile_dry_run(tmp_path):
             assert res["mem_mb"] == expected and res["runtime"] == runtime, (job, expected)
             mem[key] = res["mem_mb"]
     # the MLP's graph (64-32-16-10: 2720 dense edges) needs only the 1 GB base; ResNet-20 needs more, more when denser
-    assert mem[("encode", "mlp", 0.8)] == mem[("encode", "mlp", 0.9)] == 1000
-    assert mem[("encode", "resnet20", 0.8)] > mem[("encode", "resnet20", 0.9)] > mem[("encode", "mlp", 0.9)]
-    assert mem[("metrics", "resnet20", 0.8)] == mem[("encode", "resnet20", 0.8)]
+    assert mem[("metrics", "mlp", 0.8)] == mem[("metrics", "mlp", 0.9)] == 1000
+    assert mem[("metrics", "resnet20", 0.8)] > mem[("metrics", "resnet20", 0.9)] > mem[("metrics", "mlp", 0.9)]
 
     # which rules run on the submitting node: read from the workflow itself (dry runs do not print it)
     probe = (
@@ -196,7 +192,7 @@ def test_profile_dry_run(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     local = set(yaml.safe_load(proc.stdout.split("LOCAL=")[-1].strip()))
     assert LOCAL_RULES <= local, local
-    assert not local & {"data_embedded", "data_external", "prune", "train", "encode", "metrics"}, local
+    assert not local & {"data_embedded", "data_external", "train", "metrics"}, local
 
 
 # -- (b) the real thing: a single-node SLURM ---------------------------------------------------------------------------
@@ -267,7 +263,7 @@ def test_study_on_local_slurm(slurm_cluster, tmp_path):
     expected: dict[str, int] = {}
     for job in remote:
         expected[job["rule"]] = expected.get(job["rule"], 0) + 1
-    assert {"data_embedded": 1, "prune": 2, "train": 2, "encode": 1, "metrics": 1}.items() <= expected.items()
+    assert {"data_embedded": 1, "train": 2, "metrics": 1}.items() <= expected.items()
 
     # ... as SLURM jobs of this run (slurmctld's record) ...
     run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
@@ -281,7 +277,7 @@ def test_study_on_local_slurm(slurm_cluster, tmp_path):
         if rule == "train":  # the profile's GPU and the rule's memory reached sbatch
             assert "gpu:1" in j.get("TresPerJob", "") and j["MinMemoryNode"] == "8000M", j
             assert j["TimeLimit"] == "12:00:00", j
-        elif rule in ("encode", "metrics"):
+        elif rule == "metrics":
             assert j["MinMemoryNode"] == "1000M" and "gpu" not in j.get("TresPerJob", ""), j
     assert submitted == expected, (submitted, expected)
 

@@ -79,3 +79,23 @@ def test_mask_history_records_every_epoch():
     r = train(net, masks, make_loader(data, 32, True, 0), make_loader(data, 96, False),
               TrainSettings(epochs=2, record_masks=True))
     assert len(r.mask_history) == 3 and all(torch.equal(r.mask_history[0][n], masks[n]) for n in masks)
+
+
+def test_sgd_matches_torch_optim_sgd():
+    from sparsetopo.training import SGD
+
+    torch.manual_seed(0)
+    a = torch.nn.Linear(5, 3)
+    b = torch.nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    ours = SGD(a.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    ref = torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, foreach=False)
+    for step in range(4):
+        x = torch.randn(8, 5, generator=torch.Generator().manual_seed(step))
+        for net, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            net(x).pow(2).mean().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, rtol=0, atol=1e-7)
+    assert torch.allclose(ours.state[a.weight]["momentum_buffer"], ref.state[b.weight]["momentum_buffer"], atol=1e-7)

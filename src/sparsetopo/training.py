@@ -29,12 +29,50 @@ class DivergedError(RuntimeError):
 class DynamicSparsity(Protocol):
     """Hook of dynamic sparse training (SET, RigL); masks are changed in place."""
 
-    def begin(self, model: nn.Module, masks: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
+    def begin(self, model: nn.Module, masks: dict[str, torch.Tensor], optimizer: "SGD",
               steps_per_epoch: int, epochs: int) -> None: ...
 
     def after_backward(self, step: int, model: nn.Module, masks: dict[str, torch.Tensor]) -> None: ...
 
     def end_epoch(self, epoch: int, model: nn.Module, masks: dict[str, torch.Tensor]) -> None: ...
+
+
+class SGD:
+    """SGD with momentum and (coupled) weight decay: the update of ``torch.optim.SGD`` (no dampening, no
+    Nesterov). ``torch.optim`` optimisers import ``torch._dynamo`` when built (about 2 s per job, once per
+    process); this one does not. ``state[param]["momentum_buffer"]`` and ``param_groups[0]["lr"]`` are laid out
+    as in torch.optim, so dynamic-sparsity hooks reset momentum the same way."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        self.param_groups = [{"params": self.params, "lr": float(lr)}]
+        self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
+
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        for p in self.params:
+            if p.grad is not None:
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        lr = self.param_groups[0]["lr"]
+        for p in self.params:
+            if p.grad is None:
+                continue
+            d = p.grad if self.weight_decay == 0 else p.grad.add(p, alpha=self.weight_decay)
+            if self.momentum:
+                state = self.state.setdefault(p, {})
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = d.detach().clone()
+                else:
+                    buf.mul_(self.momentum).add_(d)
+                d = buf
+            p.add_(d, alpha=-lr)
 
 
 @dataclass
@@ -93,10 +131,9 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, train_load
     masks = {n: m.to(device) for n, m in (masks or {}).items()}
     layers = dict(prunable_layers(model))
     apply_masks(model, masks)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestone_epochs(settings.epochs, settings.milestones), gamma=settings.gamma)
+    optimizer = SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                    weight_decay=settings.weight_decay)
+    milestones = milestone_epochs(settings.epochs, settings.milestones)
     steps_per_epoch = len(train_loader)
     if hook is not None:
         hook.begin(model, masks, optimizer, steps_per_epoch, settings.epochs)
@@ -129,7 +166,8 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, train_load
             total_loss += loss_value * int(y.numel())
             seen += int(y.numel())
             step += 1
-        scheduler.step()
+        if epoch in milestones:  # MultiStepLR: the learning rate drops after these epochs
+            optimizer.param_groups[0]["lr"] *= settings.gamma
         if hook is not None:
             hook.end_epoch(epoch, model, masks)
             apply_masks(model, masks)

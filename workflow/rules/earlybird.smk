@@ -2,22 +2,6 @@
 # embedded data, record |γ| and BN sign patterns per epoch, plot the epoch x epoch distances with the detected
 # epochs, and retrain each ticket from its own weights. Needs RESULTS and config from common.smk.
 
-from sparsetopo.earlybird import EARLYBIRD_DEFAULTS
-
-EARLYBIRD = {"enabled": False, **EARLYBIRD_DEFAULTS, **config.get("earlybird", {})}
-EARLYBIRD_OUT = f"{RESULTS}/earlybird"
-EARLYBIRD_LOGS = f"logs/{config['study']}/earlybird"
-EARLYBIRD_OPTIONS = {k: EARLYBIRD[k] for k in EARLYBIRD_DEFAULTS}
-
-
-def earlybird_targets():
-    """Target files of the early-bird experiment (empty unless earlybird.enabled)."""
-    if not EARLYBIRD["enabled"]:
-        return []
-    return [f"{EARLYBIRD_OUT}/earlybird_distances.png", f"{EARLYBIRD_OUT}/earlybird_distances.pdf",
-            f"{EARLYBIRD_OUT}/distances.parquet", f"{EARLYBIRD_OUT}/tickets.parquet",
-            f"{EARLYBIRD_OUT}/tickets.csv", f"{EARLYBIRD_OUT}/tickets.md"]
-
 
 rule earlybird_dataset:
     output:
@@ -27,6 +11,8 @@ rule earlybird_dataset:
         options={"image_size": EARLYBIRD["image_size"]},
     log:
         f"{EARLYBIRD_LOGS}/dataset.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/earlybird_dataset.py"
 
@@ -45,6 +31,8 @@ rule earlybird_search:
         f"{EARLYBIRD_LOGS}/search.log",
     benchmark:
         f"{EARLYBIRD_LOGS}/search.benchmark.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/earlybird_search.py"
 
@@ -65,6 +53,8 @@ rule earlybird_retrain:
         f"{EARLYBIRD_LOGS}/retrain.log",
     benchmark:
         f"{EARLYBIRD_LOGS}/retrain.benchmark.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/earlybird_retrain.py"
 
@@ -82,5 +72,7 @@ rule earlybird_figure:
         options=EARLYBIRD_OPTIONS,
     log:
         f"{EARLYBIRD_LOGS}/figure.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/earlybird_figure.py"

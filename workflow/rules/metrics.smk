@@ -1,14 +1,21 @@
-# Metrics: topometrics of the multipartite encoding (one row per run), layer-wise metrics of the
-# bipartite encodings and Ramanujan metrics on the rolled one (one row per run and layer).
-
-
+# Encode and measure one run, in one job: the multipartite encoding of the whole network and the per-layer
+# bipartite encodings (graph_<encoding>.npz; the large multipartite file is temporary unless
+# encoding_options.keep_multipartite), then their metrics: topometrics of the multipartite encoding (one row
+# per run), layer-wise metrics of the bipartite encodings and Ramanujan metrics on the rolled one (one row per
+# run and layer). Encoding takes well under a second, so one job saves a process start-up per run; the stages
+# stay separate functions (sparsetopo.pipeline.encode_run / measure_run) and CLI commands.
 
 
 rule metrics:
     input:
-        unpack(graph_inputs),
+        weights=weights_input,
+        train=f"{RESULTS}/runs/{RUN}/train.json",
     output:
+        **{f"graph_{encoding}": graph_output(encoding) for encoding in config["encodings"]},
         **{name: f"{RESULTS}/runs/{RUN}/metrics_{name}.parquet" for name in metric_names()},
+    params:
+        encodings=config["encodings"],
+        metrics=metric_names(),
     log:
         f"{LOGS}/metrics/{RUN}.log",
     benchmark:

@@ -1,51 +1,6 @@
 # NNSTD (Liu et al., ECML-PKDD 2020): topology-evolution heatmaps of the original study's shipped topologies and
 # of the project's own SET chain, each with the random-null baseline. Needs RESULTS and config from common.smk.
 
-from sparsetopo.nnstd import CHAIN_DEFAULTS, reference_epochs, reference_networks
-
-NNSTD_DEFAULTS = {
-    "enabled": False,
-    "reference_topologies": None,  # path of the original `topo` folder; null = skip the reference figure
-    "reference_epochs": None,  # list of snapshot epochs; null = all found
-    "null_draws": 3,
-    "null_seed": 0,
-    "chain": True,  # the same experiment on the project's own SET runs (when enabled)
-    **CHAIN_DEFAULTS,  # dataset, image_size, hidden, epsilon, zeta, epochs, lr, momentum, weight_decay,
-                       # batch_size, networks, perturb_fraction, seed (sparsetopo.nnstd.CHAIN_DEFAULTS)
-    "snapshot_epochs": [0, 1, 5, 10, 15],
-}
-NNSTD = {**NNSTD_DEFAULTS, **config.get("nnstd", {})}
-NNSTD_OUT = f"{RESULTS}/nnstd"
-NNSTD_LOGS = f"logs/{config['study']}/nnstd"
-NNSTD_CHAIN_KEYS = list(CHAIN_DEFAULTS)
-
-
-def nnstd_chain_options():
-    return {k: NNSTD[k] for k in NNSTD_CHAIN_KEYS}
-
-
-def nnstd_targets():
-    """Target files of the NNSTD figures (empty unless nnstd.enabled)."""
-    if not NNSTD["enabled"]:
-        return []
-    out = []
-    if NNSTD["reference_topologies"]:
-        out += [f"{NNSTD_OUT}/reference/pairs.parquet", f"{NNSTD_OUT}/reference/nnstd_reference.png",
-                f"{NNSTD_OUT}/reference/nnstd_reference.pdf"]
-    if NNSTD["chain"]:
-        out += [f"{NNSTD_OUT}/chain/pairs.parquet", f"{NNSTD_OUT}/chain/accuracy.csv",
-                f"{NNSTD_OUT}/chain/nnstd_chain.png", f"{NNSTD_OUT}/chain/nnstd_chain.pdf"]
-    return out
-
-
-def nnstd_reference_epochs():
-    """Snapshot epochs of the reference figure: nnstd.reference_epochs, else all found in the first network."""
-    if NNSTD["reference_epochs"]:
-        return [int(e) for e in NNSTD["reference_epochs"]]
-    if not NNSTD["reference_topologies"]:
-        return []
-    return reference_epochs(reference_networks(NNSTD["reference_topologies"])[0])
-
 
 rule nnstd_reference_epoch:
     input:
@@ -62,6 +17,8 @@ rule nnstd_reference_epoch:
         f"{NNSTD_LOGS}/reference_epoch{{epoch}}.log",
     benchmark:
         f"{NNSTD_LOGS}/reference_epoch{{epoch}}.benchmark.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/nnstd_reference_pairs.py"
 
@@ -75,6 +32,8 @@ rule nnstd_reference_pairs:
         csv=f"{NNSTD_OUT}/reference/pairs.csv",
     log:
         f"{NNSTD_LOGS}/reference_pairs.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/nnstd_concat_pairs.py"
 
@@ -91,6 +50,8 @@ rule nnstd_reference_figure:
         title="NNSTD of the original study's SET-MLPs (Liu et al. 2020, Fig. 4 data)",
     log:
         f"{NNSTD_LOGS}/reference_figure.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/nnstd_heatmap.py"
 
@@ -103,6 +64,8 @@ rule nnstd_chain_dataset:
         options={"image_size": NNSTD["image_size"]},
     log:
         f"{NNSTD_LOGS}/chain_dataset.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/nnstd_chain_dataset.py"
 
@@ -114,6 +77,8 @@ rule nnstd_chain_init:
         options=nnstd_chain_options(),
     log:
         f"{NNSTD_LOGS}/chain_init.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/nnstd_chain_init.py"
 
@@ -134,6 +99,8 @@ rule nnstd_chain_train:
         f"{NNSTD_LOGS}/chain_train_w{{network}}.log",
     benchmark:
         f"{NNSTD_LOGS}/chain_train_w{{network}}.benchmark.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/nnstd_chain_train.py"
 
@@ -155,6 +122,8 @@ rule nnstd_chain_pairs:
         f"{NNSTD_LOGS}/chain_pairs.log",
     benchmark:
         f"{NNSTD_LOGS}/chain_pairs.benchmark.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/nnstd_chain_pairs.py"
 
@@ -171,5 +140,7 @@ rule nnstd_chain_figure:
         title="NNSTD of the project's SET chain (1% perturbation steps)",
     log:
         f"{NNSTD_LOGS}/chain_figure.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/nnstd_heatmap.py"

@@ -1,11 +1,15 @@
-# Train: masked weights stay exactly zero; dynamic sparse training records its masks every epoch.
+# Prune and train one run, in one job: seeded initial weights and one binary mask per prunable layer
+# (prune.pt/json), then training with the masked weights kept exactly zero (train.pt/json); dynamic sparse
+# training records its masks every epoch. One job instead of two saves a process start-up (torch import) per
+# run; the two stages stay separate functions (sparsetopo.pipeline.prune_run / train_run) and CLI commands.
 
 
 rule train:
     input:
         unpack(data_inputs),
-        prune=f"{RESULTS}/runs/{RUN}/prune.pt",
     output:
+        prune=f"{RESULTS}/runs/{RUN}/prune.pt",
+        prune_json=f"{RESULTS}/runs/{RUN}/prune.json",
         pt=f"{RESULTS}/runs/{RUN}/train.pt",
         json=f"{RESULTS}/runs/{RUN}/train.json",
         masks=f"{RESULTS}/runs/{RUN}/masks_per_epoch.npz",

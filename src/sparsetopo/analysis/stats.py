@@ -3,8 +3,10 @@
 All four read the tables of ``sparsetopo.analysis.published.TABLE_NAMES`` (any may be missing; feature sets that
 need a missing table are skipped with a logged note) and return one polars DataFrame each.
 
-Target. ``accuracy_drop`` when the tables carry it (dense accuracies known), else ``accuracy`` (the ``target``
-column says which). Within one (model, dataset) the drop is an affine function of the accuracy, so R², rank
+Target. ``relative_accuracy_drop`` = (dense − sparse)/dense when the tables carry it (dense accuracies known,
+the study's definition of accuracy drop), else ``accuracy_drop``, else ``accuracy`` (the ``target`` column says
+which). Failed runs (non-finite loss) are excluded, with a logged count. Within one (model, dataset) and seed the
+drop is an affine function of the accuracy, so R², rank
 correlations and rankings are the same either way; pooled fits add (model, dataset) indicator columns, which
 absorb the per-architecture offset, so they are unchanged too (up to the sign of the coefficients).
 
@@ -85,13 +87,17 @@ def base_runs(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
             break
     else:
         raise ValueError("no collected table with runs: need one of multipartite, rolled_summary, ramanujan_summary")
-    cols = [c for c in ["accuracy", "dense_accuracy", "accuracy_drop", "failed", "collapsed"] if c in frame.columns]
+    cols = [c for c in ["accuracy", "dense_accuracy", "accuracy_drop", "relative_accuracy_drop", "failed", "collapsed"]
+            if c in frame.columns]
     frame = frame.select(RUN_KEYS + cols)
     if "failed" in frame.columns:
+        failed = int(frame["failed"].fill_null(False).sum())
+        if failed:
+            log.warning("%d failed run(s) (non-finite training loss) excluded from the analyses", failed)
         frame = frame.filter(~pl.col("failed").fill_null(False))
     frame = frame.filter(pl.col("accuracy").is_not_null())
-    use_drop = "accuracy_drop" in frame.columns and frame["accuracy_drop"].is_not_null().all()
-    target = "accuracy_drop" if use_drop else "accuracy"
+    target = next((c for c in ("relative_accuracy_drop", "accuracy_drop")
+                   if c in frame.columns and frame.height and frame[c].is_not_null().all()), "accuracy")
     return frame.with_columns(pl.lit(target).alias("target"), pl.col(target).cast(pl.Float64).alias("y"))
 
 
@@ -478,7 +484,7 @@ def pai_ranking(tables: Mapping[str, pl.DataFrame], options: Mapping[str, Any] |
     opt = options_with_defaults(options)
     sets = feature_sets(tables)
     base = base_runs(tables)
-    sign = -1.0 if base["target"][0] == "accuracy_drop" else 1.0
+    sign = 1.0 if base["target"][0] == "accuracy" else -1.0  # rank by accuracy: a larger drop ranks lower
     metric, dens = opt["ranking_metric"], opt["ranking_density"]
     rankers: list[tuple[str, str, str | None]] = []  # (name, learner, feature set / column)
     if "multipartite" in sets:

@@ -1,0 +1,57 @@
+"""The stages as the workflow calls them: every pruner runs through prune_run -> train_run -> encode_run ->
+measure_run on a tiny network; dynamic sparse training writes one mask per epoch at constant density."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from sparsetopo.pipeline import Run, encode_run, materialise_data, measure_run, prune_run, train_run
+from sparsetopo.pruning import PRUNERS
+
+CFG = {"dataset_options": {}, "model_options": {"mlp": {"hidden": [32, 16], "batch_norm": True}},
+       "pruner_options": {"set": {"zeta": 0.3, "skip_last_epoch": False}, "rigl": {"delta_t": 5},
+                          "prospr": {"num_steps": 1}, "synflow": {"iterations": 10}},
+       "training": {"epochs": 3, "batch_size": 64, "threads": 1},
+       "encoding_options": {}, "metrics": {"motif_budget_seconds": 0.2}}
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    materialise_data(CFG, "digits", str(folder / "digits.npz"), str(folder / "digits.json"))
+    return folder / "digits.npz"
+
+
+@pytest.mark.parametrize("pruner", [p for p in PRUNERS.names() if p != "dense"])
+def test_every_pruner_runs_through_the_stages(pruner, digits, tmp_path):
+    run = Run("digits", "mlp", pruner, 0.8, 0)
+    summary = prune_run(CFG, run, str(digits), str(tmp_path / "prune.pt"), str(tmp_path / "prune.json"))
+    assert summary["kept"] == round(0.2 * summary["prunable"])
+    result = train_run(CFG, run, str(tmp_path / "prune.pt"), str(digits), str(tmp_path / "train.pt"),
+                       str(tmp_path / "train.json"), str(tmp_path / "masks.npz"))
+    assert not result["failed"] and 0 <= result["accuracy"] <= 1
+    with np.load(tmp_path / "masks.npz") as masks:
+        epochs = sorted({k.split("/")[0] for k in masks.files})
+        per_epoch = {e: {k.split("/")[1]: masks[k] for k in masks.files if k.startswith(e + "/")} for e in epochs}
+    dynamic = PRUNERS.get(pruner).dynamic is not None
+    assert epochs == (["epoch000", "epoch001", "epoch002", "epoch003"] if dynamic else ["epoch000"])
+    if dynamic:  # constant density per layer, changing topology
+        first, last = per_epoch["epoch000"], per_epoch["epoch003"]
+        assert all(first[n].sum() == last[n].sum() for n in first)
+        assert any(not np.array_equal(first[n], last[n]) for n in first)
+    trained = torch.load(tmp_path / "train.pt", weights_only=True)
+    final = {n: m.numpy() for n, m in trained["masks"].items()}
+    last_key = epochs[-1]
+    assert all(np.array_equal(final[n], per_epoch[last_key][n]) for n in final)
+    graphs = {e: str(tmp_path / f"graph_{e}.npz") for e in ("multipartite", "rolled", "rolled_channel")}
+    encode_run(CFG, run, str(tmp_path / "train.pt"), graphs, str(tmp_path / "train.json"))
+    outputs = {name: str(tmp_path / f"{name}.parquet") for name in ("multipartite", "rolled", "rolled_channel",
+                                                                  "ramanujan")}
+    measure_run(CFG, run, graphs, outputs)
+    mge = pl.read_parquet(outputs["multipartite"])
+    kept = sum(int(m.sum()) for m in final.values())
+    assert mge["edges"][0] == kept  # no pooling, no shortcuts: one edge per kept weight
+    assert pl.read_parquet(outputs["rolled"]).height == 3
