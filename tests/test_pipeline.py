@@ -52,6 +52,9 @@ def test_every_pruner_runs_through_the_stages(pruner, digits, tmp_path):
                                                                   "ramanujan")}
     measure_run(CFG, run, graphs, outputs)
     mge = pl.read_parquet(outputs["multipartite"])
-    kept = sum(int(m.sum()) for m in final.values())
-    assert mge["edges"][0] == kept  # no pooling, no shortcuts: one edge per kept weight
+    weights = {k[: -len(".weight")]: v for k, v in trained["state_dict"].items() if k.endswith(".weight")}
+    nonzero = sum(int(torch.count_nonzero(weights[n])) for n in final)
+    assert mge["edges"][0] == nonzero  # no pooling, no shortcuts: one edge per nonzero weight
+    if not dynamic:  # every kept weight trained away from zero
+        assert nonzero == sum(int(m.sum()) for m in final.values())
     assert pl.read_parquet(outputs["rolled"]).height == 3

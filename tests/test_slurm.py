@@ -142,7 +142,7 @@ def test_profile_dry_run(tmp_path):
                           cwd=tree, env=clean_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    assert "Using profile slurm" in out, "the profile was not picked up through the `slurm` link"
+    assert re.search(r"Using profiles? slurm", out), "the profile was not picked up through the `slurm` link"
     jobs = parse_jobs(out)
     by_rule: dict[str, list[dict]] = {}
     for job in jobs:
