@@ -604,3 +604,9 @@ def test_torchvision_resnet18_builds():
     assert g.num_nodes == 3 * 1024 + 64 * 256 + 4 * (64 * 64 + 128 * 16 + 256 * 4 + 512) + 10
     assert "layer2.0.downsample.0" not in g.part_names and g.part_names[-1] == "fc"
     assert g.meta["merged_duplicates"] > 0  # overlapping 3x3 stride-2 max pool after the stem
+
+
+def test_graph_file_encodings_are_the_registered_encoders():
+    from sparsetopo.graph import ENCODINGS
+
+    assert sorted(ENCODINGS) == ENCODERS.names()

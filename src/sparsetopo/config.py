@@ -65,7 +65,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
     import jsonschema
 
     from .data import DATASETS, dataset_info
-    from .graph import ENCODINGS
+    from .encodings import ENCODERS
     from .models import MODELS
     from .pruning import PRUNERS
 
@@ -79,7 +79,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
     _check_names(cfg, "datasets", DATASETS.names(), "dataset")
     _check_names(cfg, "models", MODELS.names(), "model")
     _check_names(cfg, "pruners", PRUNERS.names(), "pruner")
-    _check_names(cfg, "encodings", list(ENCODINGS), "encoding")
+    _check_names(cfg, "encodings", ENCODERS.names(), "encoding")
     _check_names(cfg, "analyses", list(ANALYSES), "analysis")
     for key, registry, kind in (("dataset_options", DATASETS, "dataset"), ("model_options", MODELS, "model"),
                                 ("pruner_options", PRUNERS, "pruner")):

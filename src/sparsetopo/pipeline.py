@@ -146,8 +146,7 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
 
 def _relevant_config(cfg: Mapping[str, Any], stage: str) -> dict[str, Any]:
     keys = {"prune": ("dataset_options", "model_options", "pruner_options"),
-            "train": ("dataset_options", "model_options", "pruner_options", "training"),
-            "encode": ("encoding_options",), "metrics": ("metrics",)}[stage]
+            "train": ("dataset_options", "model_options", "pruner_options", "training")}[stage]
     return {k: cfg.get(k) for k in keys}
 
 

@@ -22,11 +22,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from ..config import ANALYSES  # noqa: F401  (the one list of analysis names, re-exported)
 from .published import MULTIPARTITE_NORM, RUN_KEYS
 
 log = logging.getLogger(__name__)
 
-ANALYSES = ("ramanujan_vs_density", "accuracy_drop_prediction", "metric_importance", "pai_ranking")
 FEATURE_SETS = ("multipartite", "rolled", "rolled_channel", "ramanujan", "density", "sparsity")
 RAMANUJAN_BASE = ("delta_r_norm", "imdb_norm", "iterative_weighted_spectral_gap", "weighted_spectral_gap",
                   "delta_r", "imdb")
