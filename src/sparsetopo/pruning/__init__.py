@@ -16,7 +16,7 @@ from .core import (
     register_pruner,
     run_pruner,
 )
-from . import dynamic, random_masks, saliency, spline  # noqa: F401,E402  (register every built-in pruner)
+from . import dynamic, random_masks, saliency, slimming, spline  # noqa: F401,E402  (register every built-in pruner)
 
 __all__ = [
     "PRUNERS", "PruneContext", "Pruner", "apply_masks", "global_topk", "kept_count", "layer_densities",
