@@ -140,3 +140,53 @@ def test_tinyimagenet_missing_and_download_errors(tmp_path):
         load_dataset("tinyimagenet", tmp_path, download=False)
     with pytest.raises(DatasetError, match="cannot be downloaded"):
         load_dataset("tinyimagenet", tmp_path, download=True)
+
+
+# ------------------------------------------------------------------------------------------------ loaders
+
+from sparsetopo.data import SeededSampler, make_loader  # noqa: E402
+
+
+def _epochs(loader, count):
+    return [[(x.clone(), y.clone()) for x, y in loader] for _ in range(count)]
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(torch.equal(x, u) and torch.equal(y, v) for (x, y), (u, v) in zip(a, b))
+
+
+def test_batches_are_identical_with_and_without_workers(tmp_path, monkeypatch):
+    _write_fake_cifar(tmp_path, "cifar10", monkeypatch)  # 20 training images, RandomCrop + flip
+    train, _ = load_dataset("cifar10", tmp_path, download=False)
+    single = _epochs(make_loader(train, 6, shuffle=True, seed=3), 2)
+    workers = _epochs(make_loader(train, 6, shuffle=True, seed=3, workers=2), 2)
+    assert all(_same(a, b) for a, b in zip(single, workers))
+    assert [len(e) for e in single] == [4, 4] and single[0][-1][0].shape == (2, 3, 32, 32)
+    assert not _same(single[0], single[1])  # a new order and new augmentations every epoch
+    other = _epochs(make_loader(train, 6, shuffle=True, seed=4), 1)
+    assert not _same(single[0], other[0])
+    labels = torch.cat([y for _, y in single[0]])
+    assert sorted(labels.tolist()) == sorted([0, 1, 2, 3] * 5)  # each image once per epoch
+
+
+def test_loading_leaves_the_global_rng_alone_and_resumes_by_epoch(tmp_path, monkeypatch):
+    _write_fake_cifar(tmp_path, "cifar10", monkeypatch)
+    train, _ = load_dataset("cifar10", tmp_path, download=False)
+    loader = make_loader(train, 8, shuffle=True, seed=0)
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    epochs = _epochs(loader, 3)
+    assert torch.equal(torch.get_rng_state(), state)  # augmentation draws from per-sample seeds only
+    resumed = make_loader(train, 8, shuffle=True, seed=0)
+    resumed.sampler.load_state_dict(loader.sampler.state_dict() | {"epoch": 2})
+    assert _same(_epochs(resumed, 1)[0], epochs[2])
+    sampler = SeededSampler(5, seed=1)
+    first, second = list(sampler), list(sampler)
+    assert sorted(i for i, _ in first) == list(range(5)) and first != second and sampler.state_dict() == {"epoch": 2}
+
+
+def test_unshuffled_loader_keeps_order(tmp_path, monkeypatch):
+    _write_fake_cifar(tmp_path, "cifar10", monkeypatch)
+    _, test = load_dataset("cifar10", tmp_path, download=False)
+    labels = torch.cat([y for _, y in make_loader(test, 3, shuffle=False, workers=1)])
+    assert labels.tolist() == [0, 1, 2, 3]

@@ -99,3 +99,121 @@ def test_sgd_matches_torch_optim_sgd():
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.allclose(p, q, rtol=0, atol=1e-7)
     assert torch.allclose(ours.state[a.weight]["momentum_buffer"], ref.state[b.weight]["momentum_buffer"], atol=1e-7)
+
+
+# ------------------------------------------------------------------------ per-dataset schedules, optimiser
+
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+
+from sparsetopo.config import ConfigError, validate_config  # noqa: E402
+from sparsetopo.training import SGD, TRAINING_DEFAULTS, make_optimizer, training_for  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER_TINY = {"epochs": 160, "milestones": [0.5, 0.75], "weight_decay": None, "threads": 4,
+              "per_dataset": {"tinyimagenet": {"epochs": 100, "milestones": [0.3, 0.6, 0.8],
+                                               "per_model": {"conv6": {"milestones": [0.2, 0.6, 0.8]}}}}}
+
+
+def test_training_for_resolves_dataset_then_model_overrides():
+    conv6 = training_for(PAPER_TINY, "tinyimagenet", "conv6")
+    assert conv6 == {**TRAINING_DEFAULTS, "epochs": 100, "milestones": [0.2, 0.6, 0.8], "weight_decay": 1e-4,
+                     "threads": 4}
+    wrn = training_for(PAPER_TINY, "tinyimagenet", "wrn28_2")
+    assert (wrn["epochs"], wrn["milestones"], wrn["weight_decay"]) == (100, [0.3, 0.6, 0.8], 5e-4)
+    cifar = training_for(PAPER_TINY, "cifar10", "conv6")
+    assert (cifar["epochs"], cifar["milestones"]) == (160, [0.5, 0.75]) and "per_dataset" not in cifar
+    # the main paper's schedules, in epochs
+    assert milestone_epochs(conv6["epochs"], tuple(conv6["milestones"])) == [20, 60, 80]
+    assert milestone_epochs(wrn["epochs"], tuple(wrn["milestones"])) == [30, 60, 80]
+    assert milestone_epochs(cifar["epochs"], tuple(cifar["milestones"])) == [80, 120]
+    assert training_for(None, "digits", "mlp") == {**TRAINING_DEFAULTS, "weight_decay": 1e-4}
+    assert training_for({"weight_decay": 0.0}, "digits", "wrn28_2")["weight_decay"] == 0.0
+    assert PAPER_TINY["per_dataset"]["tinyimagenet"]["per_model"]  # the input is not consumed
+
+
+def test_training_defaults_are_the_schema_defaults():
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    props = schema["properties"]["training"]["properties"]
+    assert {k: v["default"] for k, v in props.items() if "default" in v and k != "per_dataset"} == TRAINING_DEFAULTS
+
+
+def test_paper_config_uses_the_tinyimagenet_schedule():
+    cfg = validate_config(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()),
+                          ROOT / "workflow" / "schemas" / "config.schema.yaml", ROOT)
+    assert {"snip", "grasp", "synflow", "prospr", "uniform", "er", "erk", "snfs", "rigl", "dsr",
+            "itop"} <= set(cfg["pruners"])
+    tiny = {m: training_for(cfg["training"], "tinyimagenet", m) for m in cfg["models"]}
+    assert all(t["epochs"] == 100 for t in tiny.values())
+    assert milestone_epochs(100, tuple(tiny["conv6"]["milestones"])) == [20, 60, 80]
+    assert all(milestone_epochs(100, tuple(t["milestones"])) == [30, 60, 80] for m, t in tiny.items() if m != "conv6")
+    assert training_for(cfg["training"], "cifar100", "conv6")["epochs"] == 160
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"tinyimagnet": {"epochs": 100}},
+     r"config key 'training.per_dataset': override for unknown dataset 'tinyimagnet'; known datasets: .*tinyimagenet"),
+    ({"digits": {"per_model": {"conv7": {"epochs": 3}}}},
+     r"config key 'training.per_dataset.digits.per_model': override for unknown model 'conv7'; known models: .*conv6"),
+    ({"digits": {"epoch": 3}},
+     r"unknown config key\(s\) \['epoch'\] at key 'training.per_dataset.digits'; allowed keys: batch_size, epochs"),
+    ({"digits": {"per_model": {"mlp": {"threads": 2}}}},
+     r"unknown config key\(s\) \['threads'\] at key 'training.per_dataset.digits.per_model.mlp'"),
+    ({"digits": {"epochs": 0}}, r"'training.per_dataset.digits.epochs': value 0 is out of range; it must be >= 1"),
+])
+def test_per_dataset_overrides_are_validated(override, message):
+    cfg = {"study": "t", "datasets": ["digits"], "models": ["mlp"], "pruners": ["erk"], "sparsities": [0.9],
+           "seeds": [0], "training": {"epochs": 2, "per_dataset": override}}
+    with pytest.raises(ConfigError, match=message):
+        validate_config(cfg, ROOT / "workflow" / "schemas" / "config.schema.yaml", ROOT)
+
+
+def _sgd_run(make, steps=4):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    opt = make(net.parameters())
+    for step in range(steps):
+        x = torch.randn(8, 5, generator=torch.Generator().manual_seed(step))
+        opt.zero_grad()
+        net(x).pow(2).mean().backward()
+        if step == 1:
+            net[2].bias.grad = None  # a parameter without a gradient in one step
+        opt.step()
+    return net, opt
+
+
+def test_sgd_foreach_is_bit_identical_to_the_loop_and_to_torch():
+    loop, _ = _sgd_run(lambda p: SGD(p, lr=0.1, momentum=0.9, weight_decay=5e-4))
+    fast, _ = _sgd_run(lambda p: SGD(p, lr=0.1, momentum=0.9, weight_decay=5e-4, foreach=True))
+    ref, _ = _sgd_run(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=5e-4, foreach=True))
+    for a, b, c in zip(loop.parameters(), fast.parameters(), ref.parameters()):
+        assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_sgd_state_dict_round_trip_continues_identically():
+    full, _ = _sgd_run(lambda p: SGD(p, lr=0.1, momentum=0.9), steps=4)
+    half, opt = _sgd_run(lambda p: SGD(p, lr=0.1, momentum=0.9), steps=2)
+    state = opt.state_dict()
+    assert sorted(state["state"]) == [0, 1, 2, 3] and state["param_groups"][0]["lr"] == 0.1
+    resumed = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    resumed.load_state_dict(half.state_dict())
+    opt2 = SGD(resumed.parameters(), lr=0.5, momentum=0.9)
+    opt2.load_state_dict(state)
+    assert opt2.param_groups[0]["lr"] == 0.1
+    for step in range(2, 4):
+        x = torch.randn(8, 5, generator=torch.Generator().manual_seed(step))
+        opt2.zero_grad()
+        resumed(x).pow(2).mean().backward()
+        opt2.step()
+    assert all(torch.equal(a, b) for a, b in zip(full.parameters(), resumed.parameters()))
+
+
+def test_make_optimizer_uses_torch_fast_path_only_on_cuda():
+    params = list(torch.nn.Linear(3, 2).parameters())
+    settings = TrainSettings(lr=0.05, momentum=0.8, weight_decay=1e-3)
+    cpu = make_optimizer(params, settings, torch.device("cpu"))
+    assert isinstance(cpu, SGD) and cpu.param_groups[0]["momentum"] == 0.8
+    cuda = make_optimizer(params, settings, torch.device("cuda"))  # construction only: no GPU needed
+    assert isinstance(cuda, torch.optim.SGD) and cuda.defaults["foreach"] is True
+    assert (cuda.defaults["lr"], cuda.defaults["weight_decay"]) == (0.05, 1e-3)

@@ -28,11 +28,15 @@ def _key_path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
-def _schema_message(error) -> str:
+def _schema_message(error, root: Mapping[str, Any] | None = None) -> str:
     key, value = _key_path(error), error.instance
     validator, expected = error.validator, error.validator_value
-    if validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+    if validator in ("additionalProperties", "unevaluatedProperties"):
+        allowed = set(error.schema.get("properties", {}))
+        ref = str(error.schema.get("$ref", ""))
+        if root is not None and ref.startswith("#/$defs/"):  # keys shared through a definition (per_dataset)
+            allowed |= set(root.get("$defs", {}).get(ref.split("/")[-1], {}).get("properties", {}))
+        allowed = sorted(allowed)
         extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else value
         where = "top level" if key == "(top level)" else f"key {key!r}"
         return f"unknown config key(s) {extra} at {where}; allowed keys: {', '.join(allowed)}"
@@ -74,7 +78,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(list(e.absolute_path))))
     if errors:
-        raise ConfigError(_schema_message(errors[0]))
+        raise ConfigError(_schema_message(errors[0], schema))
     _apply_defaults(schema, cfg)
     _check_names(cfg, "datasets", DATASETS.names(), "dataset")
     _check_names(cfg, "models", MODELS.names(), "model")
@@ -87,6 +91,14 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
             if name not in registry:
                 raise ConfigError(f"config key {key!r}: options for unknown {kind} {name!r}; "
                                   f"known {kind}s: {', '.join(registry.names())}")
+    for dataset, override in (cfg.get("training", {}).get("per_dataset") or {}).items():
+        if dataset not in DATASETS:
+            raise ConfigError(f"config key 'training.per_dataset': override for unknown dataset {dataset!r}; "
+                              f"known datasets: {', '.join(DATASETS.names())}")
+        for model in (override.get("per_model") or {}):
+            if model not in MODELS:
+                raise ConfigError(f"config key 'training.per_dataset.{dataset}.per_model': override for unknown "
+                                  f"model {model!r}; known models: {', '.join(MODELS.names())}")
     if cfg.get("source", "runs") == "runs":
         if "dense" in cfg["pruners"]:
             raise ConfigError("config key 'pruners': 'dense' is not a pruner to list; the dense baseline of every "

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 from .io import atomic_path
 from .registry import Registry
@@ -261,8 +261,64 @@ def load_dataset(name: str, data_root: str | os.PathLike, download: bool, option
     return spec.load(data_root, download, dataset_options(name, options), path=embedded_path)
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False) -> DataLoader:
-    """A single-process DataLoader; shuffling uses a generator seeded with ``seed`` (deterministic order)."""
-    generator = torch.Generator().manual_seed(int(seed)) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, drop_last=drop_last,
-                      num_workers=0)
+class SeededSampler(Sampler):
+    """Shuffled sample order for training: epoch ``k`` (the k-th iteration) draws its permutation and one
+    augmentation seed per sample from a generator seeded by (seed, k), so an epoch's batches depend only on the
+    seed and the epoch index (``state_dict`` = the epoch counter, for resumed runs), never on other RNG use."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed, self.epoch = int(size), int(seed), 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        key = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0]
+        generator = torch.Generator().manual_seed(int(key))
+        self.epoch += 1
+        order = torch.randperm(self.size, generator=generator)
+        seeds = torch.randint(0, 2 ** 62, (self.size,), generator=generator)
+        return iter(zip(order.tolist(), seeds.tolist()))
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = int(state["epoch"])
+
+
+class SeededSamples(Dataset):
+    """Wraps a dataset so that ``dataset[(index, seed)]`` runs its random transforms (torchvision draws from
+    torch's global CPU generator) from ``seed``, restoring the caller's generator afterwards: augmentation is
+    the same in the main process and in any DataLoader worker, and never disturbs the training RNG."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.augmented = not isinstance(dataset, TensorDataset)  # in-memory tensors have no random transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key):
+        if not isinstance(key, tuple):
+            return self.dataset[key]
+        index, seed = key
+        if not self.augmented:
+            return self.dataset[index]
+        state = torch.get_rng_state()
+        torch.default_generator.manual_seed(int(seed))
+        try:
+            return self.dataset[index]
+        finally:
+            torch.set_rng_state(state)
+
+
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False,
+                workers: int = 0, pin_memory: bool = False) -> DataLoader:
+    """A deterministic DataLoader: shuffled through :class:`SeededSampler` (per-sample augmentation seeds, so the
+    batches are identical for any number of ``workers``); ``pin_memory`` for fast host-to-GPU copies. The
+    loader's own generator (worker seeds) is seeded too, so loading never draws from the global RNG."""
+    sampler = SeededSampler(len(dataset), seed) if shuffle else None  # type: ignore[arg-type]
+    return DataLoader(SeededSamples(dataset) if shuffle else dataset, batch_size=batch_size, sampler=sampler,
+                      drop_last=drop_last, num_workers=int(workers), pin_memory=bool(pin_memory),
+                      generator=torch.Generator().manual_seed(int(seed)), persistent_workers=int(workers) > 0)

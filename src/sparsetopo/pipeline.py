@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .io import ArtifactError, config_hash, load_torch, read_json, save_torch, write_json
+from .io import ArtifactError, config_hash, load_torch, read_json, write_json
 
 log = logging.getLogger("sparsetopo.pipeline")
 
@@ -71,13 +71,17 @@ def build_initial_model(cfg: Mapping[str, Any], run: Run):
 
 
 def _loaders(cfg: Mapping[str, Any], run: Run, data_path: str | os.PathLike | None, batch_size: int,
-             test_batch: int = 1000):
+             test_batch: int = 1000, workers: int = 0, pin_memory: bool = False):
+    """Seeded train and test loaders; ``workers`` (DataLoader processes) only for datasets read from disk
+    (embedded datasets are in-memory tensors: workers would only add start-up time)."""
     from .data import load_dataset, make_loader
 
+    options = cfg.get("dataset_options", {}).get(run.dataset)
     train, test = load_dataset(run.dataset, cfg.get("data_root", "data"), bool(cfg.get("download", False)),
-                               cfg.get("dataset_options", {}).get(run.dataset), embedded_path=data_path)
-    return (make_loader(train, batch_size, shuffle=True, seed=run.seed),
-            make_loader(test, test_batch, shuffle=False))
+                               options, embedded_path=data_path)
+    workers = 0 if dataset_info_for(cfg, run.dataset).embedded else int(workers)
+    return (make_loader(train, batch_size, shuffle=True, seed=run.seed, workers=workers, pin_memory=pin_memory),
+            make_loader(test, test_batch, shuffle=False, workers=workers, pin_memory=pin_memory))
 
 
 # -------------------------------------------------------------------------------------------------- stages
@@ -107,9 +111,10 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
 
     from .models import prunable_layers
     from .pruning import PRUNERS, PruneContext, apply_masks, layer_densities, run_pruner
-    from .training import pick_device
+    from .training import pick_device, training_for
 
-    set_threads(cfg.get("training", {}).get("threads"))
+    tcfg = training_for(cfg.get("training"), run.dataset, run.model)
+    set_threads(tcfg["threads"])
     start = time.perf_counter()
     pruner = PRUNERS.get(run.pruner)
     info = dataset_info_for(cfg, run.dataset)
@@ -117,7 +122,7 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
     options = dict(cfg.get("pruner_options", {}).get(run.pruner, {}))
     batches = None
     if pruner.needs_data:
-        batch_size = int(options.get("batch_size", cfg.get("training", {}).get("batch_size", 128)))
+        batch_size = int(options.get("batch_size", tcfg["batch_size"]))
 
         def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             train_loader, _ = _loaders(cfg, Run(run.dataset, run.model, run.pruner, run.sparsity, run.seed + 7919),
@@ -126,7 +131,7 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
 
     ctx = PruneContext(model=model, sparsity=run.sparsity, seed=run.seed, input_shape=info.input_shape,
                        num_classes=info.num_classes, options=options, batches=batches,
-                       device=pick_device(cfg.get("training", {}).get("device", "auto")))
+                       device=pick_device(tcfg["device"]))
     masks = run_pruner(run.pruner, ctx)
     apply_masks(model, masks)
     densities = layer_densities(masks)
@@ -139,9 +144,20 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
         "options": ctx.options, "seconds": time.perf_counter() - start,
         "config_hash": config_hash(_relevant_config(cfg, "prune")),
     }
-    save_torch(out_pt, {"state_dict": model.state_dict(), "masks": masks, "run": run.keys()})
+    _save_torch_stable(out_pt, {"state_dict": model.state_dict(), "masks": masks, "run": run.keys()})
     write_json(out_json, summary)
     return summary
+
+
+def _save_torch_stable(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` atomically through an open file: the archive's inner folder is then always ``archive`` (for
+    a path torch names it after the file, here a random temporary name), so equal content gives equal bytes."""
+    import torch
+
+    from .io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def _relevant_config(cfg: Mapping[str, Any], stage: str) -> dict[str, Any]:
@@ -176,38 +192,51 @@ def load_checkpoint(path: str | os.PathLike, model) -> dict[str, Any]:
 
 
 def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | None, out_pt: str,
-              out_json: str, out_masks: str | None = None) -> dict[str, Any]:
-    """Train the pruned network (masks enforced; dynamic sparse training when the pruner is dynamic)."""
+              out_json: str, out_masks: str | None = None, checkpoint: bool | str = True) -> dict[str, Any]:
+    """Train the pruned network (masks enforced; dynamic sparse training when the pruner is dynamic).
+
+    ``checkpoint``: True keeps a per-epoch checkpoint ``train.ckpt`` beside ``out_pt`` (a path: there; False:
+    none). A rerun after a kill continues from its last epoch (same bytes as an uninterrupted run on CPU); the
+    file is removed once the outputs are written. Not a workflow output, so Snakemake never deletes it."""
     import numpy as np
     import torch
 
     from .io import atomic_path
     from .pruning import PRUNERS, layer_densities
-    from .training import DivergedError, pick_device, settings_from_config, train
+    from .training import DivergedError, pick_device, settings_from_config, train, training_for
+    from .training_state import Checkpoint, library_fingerprint, tensors_fingerprint
 
-    tcfg = cfg.get("training", {})
-    set_threads(tcfg.get("threads"))
+    tcfg = training_for(cfg.get("training"), run.dataset, run.model)
+    set_threads(tcfg["threads"])
     pruner = PRUNERS.get(run.pruner)
     model = build_initial_model(cfg, run)
     blob = load_checkpoint(prune_pt, model)
     masks = {n: m.bool() for n, m in blob["masks"].items()}
     settings = settings_from_config(tcfg, run.model, record_masks=pruner.dynamic is not None)
-    hook = None
-    if pruner.dynamic is not None:
-        options = {**pruner.defaults, **cfg.get("pruner_options", {}).get(run.pruner, {})}
-        hook = pruner.dynamic(options, run.seed)
-    train_loader, test_loader = _loaders(cfg, run, data_path, settings.batch_size)
+    options = {**pruner.defaults, **cfg.get("pruner_options", {}).get(run.pruner, {})}
+    hook = pruner.dynamic(options, run.seed) if pruner.dynamic is not None else None
+    device = pick_device(tcfg["device"])
+    train_loader, test_loader = _loaders(cfg, run, data_path, settings.batch_size, workers=tcfg["workers"],
+                                         pin_memory=bool(tcfg["pin_memory"]) and device.type == "cuda")
+    ckpt = None
+    if checkpoint:  # reused only by this run, config, code version and initial state
+        initial = {**{f"w/{k}": v for k, v in blob["state_dict"].items()}, **{f"m/{k}": v for k, v in masks.items()}}
+        identity = {"run": run.keys(), "training": tcfg, "pruner_options": options, "code": library_fingerprint(),
+                    "model_options": cfg.get("model_options", {}).get(run.model),
+                    "dataset_options": cfg.get("dataset_options", {}).get(run.dataset),
+                    "initial": tensors_fingerprint(initial)}
+        path = Path(out_pt).with_name("train.ckpt") if checkpoint is True else Path(checkpoint)
+        ckpt = Checkpoint(path, config_hash(identity))
     torch.manual_seed(run.seed)
-    device = pick_device(tcfg.get("device", "auto"))
     log.info("training %s on %s (%d epochs, device %s)", run.path, run.dataset, settings.epochs, device)
     failed, reason, result = False, "", None
     try:
-        result = train(model, masks, train_loader, test_loader, settings, device=device, hook=hook)
+        result = train(model, masks, train_loader, test_loader, settings, device=device, hook=hook, checkpoint=ckpt)
     except DivergedError as exc:
         failed, reason = True, str(exc)
         log.error("run %s failed: %s", run.path, reason)
     model.to("cpu")
-    masks = {n: m.cpu() for n, m in masks.items()}
+    masks = {n: m.cpu() for n, m in (result.masks if result else masks).items()}
     summary = {
         **run.keys(), "failed": failed, "reason": reason,
         "accuracy": result.accuracy if result else math.nan,
@@ -223,8 +252,10 @@ def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | 
         with atomic_path(out_masks) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **{f"epoch{e:03d}/{n}": m.numpy() for e, snap in enumerate(history)
                                        for n, m in snap.items()})
-    save_torch(out_pt, {"state_dict": model.state_dict(), "masks": masks, "run": run.keys()})
+    _save_torch_stable(out_pt, {"state_dict": model.state_dict(), "masks": masks, "run": run.keys()})
     write_json(out_json, summary)
+    if ckpt is not None:
+        ckpt.remove()
     return summary
 
 
