@@ -221,10 +221,10 @@ def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | 
     ckpt = None
     if checkpoint:  # reused only by this run, config, code version and initial state
         initial = {**{f"w/{k}": v for k, v in blob["state_dict"].items()}, **{f"m/{k}": v for k, v in masks.items()}}
-        identity = {"run": run.keys(), "training": tcfg, "pruner_options": options, "code": library_fingerprint(),
+        identity = {"run": run.keys(), "training": tcfg, "device": device.type, "pruner_options": options,
                     "model_options": cfg.get("model_options", {}).get(run.model),
                     "dataset_options": cfg.get("dataset_options", {}).get(run.dataset),
-                    "initial": tensors_fingerprint(initial)}
+                    "code": library_fingerprint(), "initial": tensors_fingerprint(initial)}
         path = Path(out_pt).with_name("train.ckpt") if checkpoint is True else Path(checkpoint)
         ckpt = Checkpoint(path, config_hash(identity))
     torch.manual_seed(run.seed)
