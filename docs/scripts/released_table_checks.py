@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sparsetopo.analysis.published import read_multipartite, verify_published
+from sparsetopo.analysis.published import read_layer_tables, read_multipartite, verify_published
 from sparsetopo.encodings import node_count
 from sparsetopo.models import build_model
 
@@ -63,11 +63,21 @@ def main(folder: str) -> None:
                                   (pl.col("source_nodes") >= 2000).mean().alias("share_>=2000"),
                                   pl.len().alias("runs")).sort("model"))
 
+    print("sink_nodes (count) over all runs, by model:")
+    print(t.group_by("model").agg(pl.col("sink_nodes").min().alias("min"),
+                                  pl.col("sink_nodes").median().alias("median"), pl.len().alias("runs")).sort("model"))
+
     neg = t.filter(pl.col("sink_nodes") < 0)
     print(f"\nrows with negative sink_nodes: {neg.height}: {neg.select('model', 'dataset', 'pruner', 'sparsity', 'seed').rows()}")
     nan_local = t.filter(pl.col("sink_nodes").is_null())
     print(f"rows with empty local-connectivity columns: {nan_local.height}; collapsed flag among them: "
           f"{nan_local['collapsed'].sum()}; collapsed rows in all: {t['collapsed'].sum()}")
+
+    # per-layer tables: the Ramanujan files are joined with the rolled files by row position; the reader
+    # checks accuracy, sparsity, seed, layer, density and edge count row by row and raises when they disagree
+    layers = read_layer_tables(folder)
+    print("\nper-layer tables read (row-alignment checks passed): "
+          + ", ".join(f"{k} {v.height} rows" for k, v in layers.items()))
 
     print("\nreleased spectral gap (|λ|1 - |λ|3, read into spectral_gap_paper), by model:")
     print(t.group_by("model").agg(pl.col("spectral_gap_paper").min().alias("min"),
