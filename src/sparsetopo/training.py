@@ -12,10 +12,8 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
