@@ -1,4 +1,5 @@
-"""Figures of the study's own runs (seaborn; one function per figure; PNG and PDF)."""
+"""Figures of the study's own runs (seaborn; one function per figure; PNG and PDF), and :func:`save_figure`, the
+figure writer that every figure of the library goes through."""
 
 from __future__ import annotations
 
@@ -14,20 +15,30 @@ import seaborn as sns  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
+_PNG_METADATA = {"Software": None}
+_PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None}
+
 MAIN_TOPOMETRICS = ["sink_nodes_norm", "removable_in_edges_norm", "two_hop_norm", "strength_norm", "k_core_norm",
                     "cut_edges_norm", "components", "spectral_radius"]
 
 
-def save_figure(fig, png: str | Path, pdf: str | Path | None = None) -> None:
-    """Save ``fig`` as PNG (and PDF), atomically, with fixed metadata so that bytes are reproducible."""
-    for path, fmt in ((png, "png"), (pdf, "pdf")):
-        if path is None:
-            continue
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight",
-                        metadata={"Software": None} if fmt == "png" else {"Creator": None, "Producer": None,
-                                                                         "CreationDate": None})
-    plt.close(fig)
+def save_figure(fig, png: str | Path, pdf: str | Path | None = None) -> list[Path]:
+    """Save ``fig`` as PNG and PDF (``pdf`` defaults to the PNG's path with ``.pdf``), each atomically, without the
+    date and software metadata, so that the same data give the same bytes; closes ``fig``; returns the paths.
+
+    The one figure writer of the library: every figure function calls it."""
+    png = Path(png)
+    pdf = Path(pdf) if pdf else png.with_suffix(".pdf")
+    written = []
+    try:
+        for path, fmt in ((png, "png"), (pdf, "pdf")):
+            metadata = _PNG_METADATA if fmt == "png" else _PDF_METADATA
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
+            written.append(path)
+    finally:
+        plt.close(fig)
+    return written
 
 
 def accuracy_vs_sparsity(runs: pl.DataFrame, png: str | Path, pdf: str | Path | None = None) -> None:

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from ..io import atomic_path  # noqa: E402
+from ..plots import save_figure  # noqa: E402
 
 MAX_DRAWN_EDGES = 20_000
 MAIN_TOPOMETRICS = ("sink_nodes_norm", "source_nodes_norm", "removable_out_edges_norm", "one_hop_norm",
@@ -28,17 +28,7 @@ MAIN_TOPOMETRICS = ("sink_nodes_norm", "source_nodes_norm", "removable_out_edges
 
 
 def _save(fig, png: str | os.PathLike, pdf: str | os.PathLike | None = None) -> list[Path]:
-    png = Path(png)
-    pdf = Path(pdf) if pdf else png.with_suffix(".pdf")
-    written = []
-    for path in (png, pdf):
-        with atomic_path(path) as tmp:
-            # fixed metadata so that the same data give the same bytes
-            meta = {"Software": None} if path.suffix == ".png" else {"CreationDate": None, "Producer": None}
-            fig.savefig(tmp, format=path.suffix[1:], dpi=150, bbox_inches="tight", metadata=meta)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return save_figure(fig, png, pdf)  # PNG + PDF (beside the PNG unless given), metadata stripped
 
 
 def _empty(png, pdf, message: str) -> list[Path]:
