@@ -9,8 +9,6 @@ from snakemake.exceptions import WorkflowError
 from sparsetopo.config import ConfigError, validate_config
 from sparsetopo.data import dataset_info
 from sparsetopo.pipeline import Run
-from sparsetopo.nnstd import CHAIN_DEFAULTS, reference_epochs, reference_networks
-from sparsetopo.earlybird import EARLYBIRD_DEFAULTS
 
 try:
     _validated = validate_config(config, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
@@ -136,177 +134,6 @@ def figure_targets():
     return expand(f"{RESULTS}/figures/{{name}}.{{ext}}", name=names, ext=["png", "pdf"])
 
 
-# ---- analysis targets and options (rules in workflow/rules/analysis.smk)
-ANALYSIS_TABLE_EXTS = ["parquet", "csv", "md", "tex"]
-PUBLISHED_TABLE_NAMES = [
-    "multipartite",
-    "rolled",
-    "rolled_channel",
-    "ramanujan",
-    "rolled_summary",
-    "rolled_channel_summary",
-    "ramanujan_summary",
-]
-_TARGET_NOTE = (
-    "Target: accuracy drop when dense accuracies are known, else test accuracy (column 'target'); "
-    "within one model x dataset both give the same R2 and rank statistics."
-)
-ANALYSIS_OUTPUTS = {
-    "ramanujan_vs_density": {
-        "tables": {
-            "ramanujan_vs_density": "A1: Spearman and Kendall correlation of accuracy with Ramanujan and layer-density "
-            "summaries per model, dataset and sparsity.",
-            "ramanujan_nested_ols": "A1: nested OLS accuracy ~ density summaries vs ~ density + Ramanujan metrics "
-            "(R2, Delta R2, F-test p-value, AIC) per model, dataset and sparsity.",
-        },
-        "needs": ["ramanujan_summary"],
-    },
-    "accuracy_drop_prediction": {
-        "tables": {
-            "accuracy_drop_prediction": "A2: out-of-fold R2 and MAE (bootstrap 95% intervals) per feature set, learner "
-            f"and grouped CV scheme. {_TARGET_NOTE}",
-        },
-        "needs": [],
-    },
-    "metric_importance": {
-        "tables": {
-            "metric_importance": "A3: held-out permutation importance and standardised OLS coefficients (HC3) of "
-            f"each topometric, per architecture and per sparsity. {_TARGET_NOTE}",
-        },
-        "needs": [],
-    },
-    "pai_ranking": {
-        "tables": {
-            "pai_ranking": "A4: agreement (Kendall tau-b, top-1) between the true ranking of pruners and rankings by "
-            "topometrics, a Ramanujan metric and density, per model, dataset and sparsity.",
-            "pai_ranking_summary": "A4: mean Kendall tau and top-1 rate of each ranker, per model and overall.",
-        },
-        "needs": [],
-    },
-}
-ANALYSIS_OPTIONS = config.get("analysis") or {}
-PUBLISHED_SOURCE = config.get("source", "runs") == "published"
-
-
-def analysis_table_names():
-    """The collected tables this study has (inputs of the analyses)."""
-    if PUBLISHED_SOURCE:
-        return list(PUBLISHED_TABLE_NAMES)
-    return [name for name in table_names() if name != "runs"]
-
-
-def analysis_inputs(wildcards=None):
-    """The tables the analyses read: the multipartite table and the per-run layer summaries."""
-    names = [n for n in analysis_table_names() if n == "multipartite" or n.endswith("_summary")]
-    return {name: f"{RESULTS}/tables/{name}.parquet" for name in names}
-
-
-def analysis_enabled():
-    """Configured analyses whose required tables exist for this study (others are skipped with a note)."""
-    available = set(analysis_table_names())
-    enabled = []
-    for name in config.get("analyses") or []:
-        missing = [t for t in ANALYSIS_OUTPUTS[name]["needs"] if t not in available]
-        if missing:
-            print(f"analysis {name} skipped: this study has no {', '.join(missing)} table", file=sys.stderr)
-            continue
-        enabled.append(name)
-    return enabled
-
-
-def analysis_targets():
-    """Every analysis table and figure of this study (for `rule all`)."""
-    targets = []
-    for name in analysis_enabled():
-        for stem in ANALYSIS_OUTPUTS[name]["tables"]:
-            targets += expand(f"{RESULTS}/tables/{stem}.{{ext}}", ext=ANALYSIS_TABLE_EXTS)
-        targets += expand(f"{RESULTS}/figures/{name}.{{ext}}", ext=["png", "pdf"])
-    if config.get("analyses") and "multipartite" in analysis_table_names():
-        targets += expand(
-            f"{RESULTS}/figures/{{name}}.{{ext}}", name=["accuracy_by_pruner", "topometric_distributions"], ext=["png", "pdf"]
-        )
-    return targets
-
-
-def _analysis_table_outputs(name):
-    return expand(f"{RESULTS}/tables/{{stem}}.{{ext}}", stem=list(ANALYSIS_OUTPUTS[name]["tables"]), ext=ANALYSIS_TABLE_EXTS)
-
-
-def _analysis_params(name):
-    tables = ANALYSIS_OUTPUTS[name]["tables"]
-    return {
-        "stems": [f"{RESULTS}/tables/{stem}" for stem in tables],
-        "captions": list(tables.values()),
-    }
-
-
-# ---- nnstd targets and options (rules in workflow/rules/nnstd.smk)
-
-NNSTD_DEFAULTS = {
-    "enabled": False,
-    "reference_topologies": None,  # path of the original `topo` folder; null = skip the reference figure
-    "reference_epochs": None,  # list of snapshot epochs; null = all found
-    "null_draws": 3,
-    "null_seed": 0,
-    "chain": True,  # the same experiment on the project's own SET runs (when enabled)
-    **CHAIN_DEFAULTS,  # dataset, image_size, hidden, epsilon, zeta, epochs, lr, momentum, weight_decay,
-                       # batch_size, networks, perturb_fraction, seed (sparsetopo.nnstd.CHAIN_DEFAULTS)
-    "snapshot_epochs": [0, 1, 5, 10, 15],
-}
-NNSTD = {**NNSTD_DEFAULTS, **config.get("nnstd", {})}
-NNSTD_OUT = f"{RESULTS}/nnstd"
-NNSTD_LOGS = f"logs/{config['study']}/nnstd"
-NNSTD_CHAIN_KEYS = list(CHAIN_DEFAULTS)
-
-
-def nnstd_chain_options():
-    return {k: NNSTD[k] for k in NNSTD_CHAIN_KEYS}
-
-
-def nnstd_targets():
-    """Target files of the NNSTD figures (empty unless nnstd.enabled)."""
-    if not NNSTD["enabled"]:
-        return []
-    out = []
-    if NNSTD["reference_topologies"] and Path(NNSTD["reference_topologies"]).is_dir():
-        out += [f"{NNSTD_OUT}/reference/pairs.parquet", f"{NNSTD_OUT}/reference/nnstd_reference.png",
-                f"{NNSTD_OUT}/reference/nnstd_reference.pdf"]
-    elif NNSTD["reference_topologies"]:
-        print(f"nnstd: the original study's topologies are not at {NNSTD['reference_topologies']!r}; the "
-              f"reference figure is skipped (get folder topo/ of github.com/Shiweiliuiiiiiii/Sparse_Topology_Distance "
-              f"and set nnstd.reference_topologies to it)", file=sys.stderr)
-    if NNSTD["chain"]:
-        out += [f"{NNSTD_OUT}/chain/pairs.parquet", f"{NNSTD_OUT}/chain/accuracy.csv",
-                f"{NNSTD_OUT}/chain/nnstd_chain.png", f"{NNSTD_OUT}/chain/nnstd_chain.pdf"]
-    return out
-
-
-def nnstd_reference_epochs():
-    """Snapshot epochs of the reference figure: nnstd.reference_epochs, else all found in the first network."""
-    if NNSTD["reference_epochs"]:
-        return [int(e) for e in NNSTD["reference_epochs"]]
-    if not NNSTD["reference_topologies"]:
-        return []
-    return reference_epochs(reference_networks(NNSTD["reference_topologies"])[0])
-
-
-# ---- earlybird targets and options (rules in workflow/rules/earlybird.smk)
-
-EARLYBIRD = {"enabled": False, **EARLYBIRD_DEFAULTS, **config.get("earlybird", {})}
-EARLYBIRD_OUT = f"{RESULTS}/earlybird"
-EARLYBIRD_LOGS = f"logs/{config['study']}/earlybird"
-EARLYBIRD_OPTIONS = {k: EARLYBIRD[k] for k in EARLYBIRD_DEFAULTS}
-
-
-def earlybird_targets():
-    """Target files of the early-bird experiment (empty unless earlybird.enabled)."""
-    if not EARLYBIRD["enabled"]:
-        return []
-    return [f"{EARLYBIRD_OUT}/earlybird_distances.png", f"{EARLYBIRD_OUT}/earlybird_distances.pdf",
-            f"{EARLYBIRD_OUT}/distances.parquet", f"{EARLYBIRD_OUT}/tickets.parquet",
-            f"{EARLYBIRD_OUT}/tickets.csv", f"{EARLYBIRD_OUT}/tickets.md"]
-
-
 def study_targets():
     """Everything `snakemake` builds by default for this study."""
     targets = []
@@ -314,6 +141,7 @@ def study_targets():
         targets += expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=table_names(), ext=["parquet", "csv"])
         targets += figure_targets()
     targets += analysis_targets()
+    targets += claims_targets()
     targets += nnstd_targets()
     targets += earlybird_targets()
     return targets

@@ -28,7 +28,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import polars as pl
 
@@ -99,6 +99,10 @@ class PublishedDataError(RuntimeError):
     """The released data are missing, corrupt, or not laid out as expected."""
 
 
+class DownloadError(PublishedDataError):
+    """A pinned file could not be fetched (no network, server unreachable); a local copy is the way out."""
+
+
 # ----------------------------------------------------------------------------------------------- locating files
 def load_checksums() -> dict[str, Any]:
     """The pinned repository, commit and sha256 of every released file (relative to ``graph_data/``)."""
@@ -109,28 +113,27 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def download_published(dest: str | os.PathLike, timeout: float = 60.0) -> Path:
-    """Download ``graph_data/`` of the pinned commit into ``dest`` (checksums verified); returns ``dest``.
-
-    Files already present with the right checksum are not downloaded again.
-    """
+def download_pinned(info: Mapping[str, Any], dest: str | os.PathLike, folder: str, what: str, key: str,
+                    example: str, files: Iterable[str] | None = None, timeout: float = 60.0) -> Path:
+    """Download ``files`` (default: all) of a pinned manifest ``info`` (as ``published_checksums.json``) from
+    ``base_url + folder + "/" + path`` into ``dest``, sha256-checked, atomically; verified files are kept. No network:
+    :class:`DownloadError` naming ``what`` and the config ``key`` that takes a local copy (``example``)."""
     from sparsetopo.io import atomic_path
 
-    info = load_checksums()
     dest = Path(dest)
-    for rel, digest in sorted(info["files"].items()):
+    for rel in sorted(info["files"] if files is None else files):
+        digest = info["files"][rel]
         target = dest / rel
         if target.exists() and _sha256(target) == digest:
             continue
-        url = info["base_url"] + "graph_data/" + rel
+        url = f"{info['base_url']}{folder}/{rel}"
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 blob = response.read()
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            raise PublishedDataError(
-                f"cannot download the released data of the main paper ({url}: {exc}). Without network access, "
-                f"set `paper_data_dir` to a local copy of the `graph_data` folder of {info['repository']} at commit "
-                f"{info['commit']} (e.g. `--config paper_data_dir=/path/to/graph_data`)."
+            raise DownloadError(
+                f"cannot download {what} ({url}: {exc}). Without network access, set `{key}` to a local copy of the "
+                f"`{folder}` folder of {info['repository']} at commit {info['commit']} ({example})."
             ) from None
         got = hashlib.sha256(blob).hexdigest()
         if got != digest:
@@ -140,6 +143,15 @@ def download_published(dest: str | os.PathLike, timeout: float = 60.0) -> Path:
             tmp.write_bytes(blob)
         log.info("downloaded %s", rel)
     return dest
+
+
+def download_published(dest: str | os.PathLike, timeout: float = 60.0) -> Path:
+    """Download ``graph_data/`` of the pinned commit into ``dest`` (checksums verified); returns ``dest``.
+
+    Files already present with the right checksum are not downloaded again.
+    """
+    return download_pinned(load_checksums(), dest, "graph_data", "the released data of the main paper",
+                           "paper_data_dir", "e.g. `--config paper_data_dir=/path/to/graph_data`", timeout=timeout)
 
 
 def verify_published(folder: str | os.PathLike, strict: bool = False) -> list[str]:
