@@ -20,9 +20,6 @@ include: "workflow/rules/nnstd.smk"
 include: "workflow/rules/earlybird.smk"
 
 
-report: report_page()
-
-
 rule all:
     input:
         study_targets(),

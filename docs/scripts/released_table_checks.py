@@ -87,6 +87,4 @@ def main(folder: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        raise SystemExit(__doc__)
-    main(sys.argv[1])
+    main(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/paper-data/mge-snn/graph_data")

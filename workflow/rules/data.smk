@@ -9,6 +9,8 @@ rule data_embedded:
         dataset="mnist5k|digits",
     log:
         f"{LOGS}/data/{{dataset}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/data/{{dataset}}.tsv"
     conda:
         CONDA_ENV
     script:
@@ -22,6 +24,8 @@ rule data_external:
         dataset="cifar10|cifar100|tinyimagenet",
     log:
         f"{LOGS}/data/{{dataset}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/data/{{dataset}}.tsv"
     conda:
         CONDA_ENV
     script:

@@ -1,6 +1,21 @@
 # Early-bird tickets (You et al. 2020) and the spline early-bird signal (You et al. 2022): train a BN model on
 # embedded data, record |γ| and BN sign patterns per epoch, plot the epoch x epoch distances with the detected
-# epochs, and retrain each ticket from its own weights. Needs RESULTS and config from common.smk.
+# epochs, and retrain each ticket from its own weights. Options: config section `earlybird` (defaults in
+# workflow/schemas/config.schema.yaml). Needs RESULTS, LOGS and CONDA_ENV from common.smk.
+EARLYBIRD = config["earlybird"]
+EARLYBIRD_OUT = f"{RESULTS}/earlybird"
+EARLYBIRD_LOGS = f"{LOGS}/earlybird"
+EARLYBIRD_BENCHMARKS = f"{LOGS}/benchmarks/earlybird"
+EARLYBIRD_OPTIONS = {k: v for k, v in EARLYBIRD.items() if k != "enabled"}  # sparsetopo.earlybird.EARLYBIRD_OPTIONS
+
+
+def earlybird_targets():
+    """Target files of the early-bird experiment (empty unless earlybird.enabled)."""
+    if not EARLYBIRD["enabled"]:
+        return []
+    return expand(f"{EARLYBIRD_OUT}/{{name}}", name=["earlybird_distances.png", "earlybird_distances.pdf",
+                                                     "distances.parquet", "tickets.parquet", "tickets.csv",
+                                                     "tickets.md"])
 
 
 rule earlybird_dataset:
@@ -11,6 +26,8 @@ rule earlybird_dataset:
         options={"image_size": EARLYBIRD["image_size"]},
     log:
         f"{EARLYBIRD_LOGS}/dataset.log",
+    benchmark:
+        f"{EARLYBIRD_BENCHMARKS}/dataset.tsv"
     conda:
         CONDA_ENV
     script:
@@ -30,7 +47,7 @@ rule earlybird_search:
     log:
         f"{EARLYBIRD_LOGS}/search.log",
     benchmark:
-        f"{EARLYBIRD_LOGS}/search.benchmark.tsv"
+        f"{EARLYBIRD_BENCHMARKS}/search.tsv"
     conda:
         CONDA_ENV
     script:
@@ -52,7 +69,7 @@ rule earlybird_retrain:
     log:
         f"{EARLYBIRD_LOGS}/retrain.log",
     benchmark:
-        f"{EARLYBIRD_LOGS}/retrain.benchmark.tsv"
+        f"{EARLYBIRD_BENCHMARKS}/retrain.tsv"
     conda:
         CONDA_ENV
     script:
@@ -66,12 +83,13 @@ rule earlybird_figure:
         distances=f"{EARLYBIRD_OUT}/distances.parquet",
         png=report(f"{EARLYBIRD_OUT}/earlybird_distances.png", caption="../report/earlybird_distances.rst",
                    category="Early-bird tickets"),
-        pdf=report(f"{EARLYBIRD_OUT}/earlybird_distances.pdf", caption="../report/earlybird_distances.rst",
-                   category="Early-bird tickets"),
+        pdf=f"{EARLYBIRD_OUT}/earlybird_distances.pdf",
     params:
         options=EARLYBIRD_OPTIONS,
     log:
         f"{EARLYBIRD_LOGS}/figure.log",
+    benchmark:
+        f"{EARLYBIRD_BENCHMARKS}/figure.tsv"
     conda:
         CONDA_ENV
     script:

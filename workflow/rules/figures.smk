@@ -20,6 +20,8 @@ if RUNS_SOURCE:
             pdf=f"{RESULTS}/figures/accuracy_vs_sparsity.pdf",
         log:
             f"{LOGS}/figures/accuracy_vs_sparsity.log",
+        benchmark:
+            f"{LOGS}/benchmarks/figures/accuracy_vs_sparsity.tsv"
         conda:
             CONDA_ENV
         script:
@@ -37,6 +39,8 @@ if RUNS_SOURCE:
             pdf=f"{RESULTS}/figures/topometrics_vs_sparsity.pdf",
         log:
             f"{LOGS}/figures/topometrics_vs_sparsity.log",
+        benchmark:
+            f"{LOGS}/benchmarks/figures/topometrics_vs_sparsity.tsv"
         conda:
             CONDA_ENV
         script:
@@ -56,6 +60,8 @@ if RUNS_SOURCE:
             run=drawn_run().path,
         log:
             f"{LOGS}/figures/mge_drawing.log",
+        benchmark:
+            f"{LOGS}/benchmarks/figures/mge_drawing.tsv"
         conda:
             CONDA_ENV
         script:

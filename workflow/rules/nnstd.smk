@@ -1,61 +1,226 @@
-# NNSTD (Liu et al., ECML-PKDD 2020): topology-evolution heatmaps of the original study's shipped topologies and
-# of the project's own SET chain, each with the random-null baseline. Needs RESULTS and config from common.smk.
+# NNSTD (Liu et al., ECML-PKDD 2020): topology-distance heatmaps of the original study's shipped topologies
+# (downloaded at a pinned commit, or a local copy) and of the project's own SET chain, each with the random-null
+# baseline; and NNSTD between the final masks of different seeds of the study's runs (nnstd.runs).
+# Options: config section `nnstd` (defaults in workflow/schemas/config.schema.yaml). Needs RESULTS, LOGS, CONDA_ENV,
+# RUNS_SOURCE, sparse_runs() and run_dir() from common.smk.
+import json
+
+from sparsetopo.nnstd.chain import chain_options
+from sparsetopo.nnstd.distance import TopologyError
+from sparsetopo.nnstd.loading import reference_epochs, reference_networks
+from sparsetopo.nnstd.reference import manifest_epochs
+
+NNSTD = config["nnstd"]
+NNSTD_OUT = f"{RESULTS}/nnstd"
+NNSTD_REF = f"{NNSTD_OUT}/reference"
+NNSTD_LOGS = f"{LOGS}/nnstd"
+NNSTD_BENCHMARKS = f"{LOGS}/benchmarks/nnstd"
+NNSTD_REFERENCE_LOCAL = NNSTD["reference_topologies"]  # null: download the pinned copy into NNSTD_REF/topo
+NNSTD_REFERENCE_FOLDER = NNSTD_REFERENCE_LOCAL or f"{NNSTD_REF}/topo"
+NNSTD_REFERENCE_ON = NNSTD["enabled"] and NNSTD["reference"]
+NNSTD_RUNS_ON = NNSTD["enabled"] and NNSTD["runs"]
 
 
-rule nnstd_reference_epoch:
-    input:
-        topologies=NNSTD["reference_topologies"] or [],
-    output:
-        temp(f"{NNSTD_OUT}/reference/pairs_epoch{{epoch}}.parquet"),
-    params:
-        null_draws=NNSTD["null_draws"],
-        null_seed=NNSTD["null_seed"],
-    wildcard_constraints:
-        epoch=r"\d+",
-    threads: 1
-    log:
-        f"{NNSTD_LOGS}/reference_epoch{{epoch}}.log",
-    benchmark:
-        f"{NNSTD_LOGS}/reference_epoch{{epoch}}.benchmark.tsv"
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/nnstd_reference_pairs.py"
+def nnstd_reference_epochs():
+    """Snapshot epochs of the reference figure: nnstd.reference_epochs, else every epoch of the local copy or of
+    the pinned release."""
+    try:
+        if NNSTD_REFERENCE_LOCAL:
+            if not Path(NNSTD_REFERENCE_LOCAL).is_dir():
+                raise TopologyError(
+                    f"folder {NNSTD_REFERENCE_LOCAL!r} does not exist; set it to a local copy of the `topo` folder of "
+                    "github.com/Shiweiliuiiiiiii/Sparse_Topology_Distance, or to null to download the pinned copy"
+                )
+            available = reference_epochs(reference_networks(NNSTD_REFERENCE_LOCAL)[0])
+        else:
+            available = manifest_epochs()
+        chosen = [int(e) for e in NNSTD["reference_epochs"] or available]
+        missing = sorted(set(chosen) - set(available))
+        if missing:
+            raise TopologyError(f"epochs {missing} are not among the reference snapshots {available}")
+    except TopologyError as exc:
+        raise WorkflowError(f"invalid configuration: config key 'nnstd.reference_topologies': {exc}") from None
+    return chosen
 
 
-rule nnstd_reference_pairs:
-    input:
-        epochs=lambda wc: expand(f"{NNSTD_OUT}/reference/pairs_epoch{{epoch}}.parquet",
-                                 epoch=nnstd_reference_epochs()),
-    output:
-        pairs=f"{NNSTD_OUT}/reference/pairs.parquet",
-        csv=f"{NNSTD_OUT}/reference/pairs.csv",
-    log:
-        f"{NNSTD_LOGS}/reference_pairs.log",
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/nnstd_concat_pairs.py"
+def nnstd_reference_attempt():
+    """Token of the download attempt (a param of the fetch, so Snakemake's params trigger decides reruns): after an
+    offline attempt it changes on every run, so the download is retried; once the copy is complete it stays the
+    token of the successful attempt, so nothing reruns."""
+    path = Path(f"{NNSTD_REF}/fetch.json")
+    if not path.exists():
+        return "first attempt"
+    try:
+        status = json.loads(path.read_text())
+    except ValueError:
+        return "unreadable status"
+    if status.get("available"):
+        return str(status.get("attempt", ""))
+    return f"retry after the offline attempt of {path.stat().st_mtime_ns}"
 
 
-rule nnstd_reference_figure:
-    input:
-        pairs=f"{NNSTD_OUT}/reference/pairs.parquet",
-    output:
-        png=report(f"{NNSTD_OUT}/reference/nnstd_reference.png", caption="../report/nnstd_reference.rst",
+def nnstd_reference_source(wildcards=None):
+    """What the reference pairs read: the local copy, or the fetch status of the downloaded copy."""
+    if NNSTD_REFERENCE_LOCAL:
+        return {"topologies": NNSTD_REFERENCE_LOCAL}
+    return {"status": f"{NNSTD_REF}/fetch.json"}
+
+
+def nnstd_reference_status_inputs(wildcards):
+    """The reference figure and its table when the topologies are there; the skip note when the download failed."""
+    figure = {
+        "pairs": f"{NNSTD_REF}/pairs.parquet",
+        "png": f"{NNSTD_REF}/nnstd_reference.png",
+        "pdf": f"{NNSTD_REF}/nnstd_reference.pdf",
+    }
+    if NNSTD_REFERENCE_LOCAL:
+        return figure
+    status = checkpoints.nnstd_reference_fetch.get().output.status
+    with open(status) as fh:
+        available = json.load(fh)["available"]
+    return {"status": status, **(figure if available else {"skipped": f"{NNSTD_REF}/SKIPPED.md"})}
+
+
+def nnstd_targets():
+    """Target files of the NNSTD part of the study (empty unless nnstd.enabled)."""
+    if not NNSTD["enabled"]:
+        return []
+    out = []
+    if NNSTD["reference"]:
+        out.append(f"{NNSTD_REF}/status.html")  # pulls in the figure, or the skip note when offline
+    if NNSTD["chain"]:
+        out += expand(f"{NNSTD_OUT}/chain/{{name}}", name=["pairs.parquet", "accuracy.csv", "nnstd_chain.png",
+                                                           "nnstd_chain.pdf"])
+    if NNSTD["runs"]:
+        out += expand(f"{NNSTD_OUT}/runs/{{name}}", name=["pairs.parquet", "pairs.csv", "layers.parquet",
+                                                          "nnstd_runs.png", "nnstd_runs.pdf"])
+    return out
+
+
+if NNSTD_RUNS_ON and (not RUNS_SOURCE or len(config["seeds"]) < 2):
+    raise WorkflowError(
+        "invalid configuration: config key 'nnstd.runs': true compares the final masks of different seeds of the "
+        f"study's runs, so it needs source: runs and at least two seeds (got source {config['source']!r}, seeds "
+        f"{config['seeds']}); add seeds or set nnstd.runs: false"
+    )
+
+
+# ---- the original study's topologies (Fig. 4 of Liu et al.)
+if NNSTD_REFERENCE_ON:
+    NNSTD_REFERENCE_EPOCHS = nnstd_reference_epochs()
+
+    localrules:
+        nnstd_reference_status,
+
+    if not NNSTD_REFERENCE_LOCAL:
+
+        localrules:
+            nnstd_reference_fetch,
+            nnstd_reference_skipped,
+
+        # Never fails for lack of network: the status says whether the pinned copy is complete in
+        # NNSTD_REF/topo (every file sha256-checked); nnstd_reference_status then asks for the figure or the note.
+        checkpoint nnstd_reference_fetch:
+            output:
+                status=f"{NNSTD_REF}/fetch.json",
+            params:
+                folder=f"{NNSTD_REF}/topo",
+                epochs=NNSTD_REFERENCE_EPOCHS,
+                attempt=nnstd_reference_attempt(),
+                skip_note=f"{NNSTD_REF}/SKIPPED.md",
+            log:
+                f"{NNSTD_LOGS}/reference_fetch.log",
+            benchmark:
+                f"{NNSTD_BENCHMARKS}/reference_fetch.tsv"
+            conda:
+                CONDA_ENV
+            script:
+                "../scripts/nnstd_reference_fetch.py"
+
+        rule nnstd_reference_skipped:
+            input:
+                status=f"{NNSTD_REF}/fetch.json",
+            output:
+                f"{NNSTD_REF}/SKIPPED.md",
+            params:
+                results=RESULTS,
+            log:
+                f"{NNSTD_LOGS}/reference_skipped.log",
+            conda:
+                CONDA_ENV
+            script:
+                "../scripts/nnstd_reference_skipped.py"
+
+    rule nnstd_reference_epoch:
+        input:
+            unpack(nnstd_reference_source),
+        output:
+            temp(f"{NNSTD_REF}/pairs_epoch{{epoch}}.parquet"),
+        params:
+            folder=NNSTD_REFERENCE_FOLDER,
+            null_draws=NNSTD["null_draws"],
+            null_seed=NNSTD["null_seed"],
+        wildcard_constraints:
+            epoch=r"\d+",
+        threads: 1
+        log:
+            f"{NNSTD_LOGS}/reference_epoch{{epoch}}.log",
+        benchmark:
+            f"{NNSTD_BENCHMARKS}/reference_epoch{{epoch}}.tsv"
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/nnstd_reference_pairs.py"
+
+    rule nnstd_reference_pairs:
+        input:
+            epochs=expand(f"{NNSTD_REF}/pairs_epoch{{epoch}}.parquet", epoch=NNSTD_REFERENCE_EPOCHS),
+        output:
+            pairs=f"{NNSTD_REF}/pairs.parquet",
+            csv=f"{NNSTD_REF}/pairs.csv",
+        log:
+            f"{NNSTD_LOGS}/reference_pairs.log",
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/nnstd_concat_pairs.py"
+
+    rule nnstd_reference_figure:
+        input:
+            pairs=f"{NNSTD_REF}/pairs.parquet",
+        output:
+            png=report(f"{NNSTD_REF}/nnstd_reference.png", caption="../report/nnstd_reference.rst",
+                       category="Topology distance"),
+            pdf=f"{NNSTD_REF}/nnstd_reference.pdf",
+        params:
+            title="NNSTD of the original study's SET-MLPs (Liu et al. 2020, Fig. 4 data)",
+        log:
+            f"{NNSTD_LOGS}/reference_figure.log",
+        benchmark:
+            f"{NNSTD_BENCHMARKS}/reference_figure.tsv"
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/nnstd_heatmap.py"
+
+    rule nnstd_reference_status:
+        input:
+            unpack(nnstd_reference_status_inputs),
+        output:
+            report(f"{NNSTD_REF}/status.html", caption="../report/nnstd_reference_status.rst",
                    category="Topology distance"),
-        pdf=report(f"{NNSTD_OUT}/reference/nnstd_reference.pdf", caption="../report/nnstd_reference.rst",
-                   category="Topology distance"),
-    params:
-        title="NNSTD of the original study's SET-MLPs (Liu et al. 2020, Fig. 4 data)",
-    log:
-        f"{NNSTD_LOGS}/reference_figure.log",
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/nnstd_heatmap.py"
+        params:
+            local=NNSTD_REFERENCE_LOCAL,
+            epochs=NNSTD_REFERENCE_EPOCHS,
+        log:
+            f"{NNSTD_LOGS}/reference_status.log",
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/nnstd_reference_status.py"
 
 
+# ---- the project's own chain of SET networks
 rule nnstd_chain_dataset:
     output:
         f"{NNSTD_OUT}/chain/data.npz",
@@ -74,7 +239,7 @@ rule nnstd_chain_init:
     output:
         f"{NNSTD_OUT}/chain/init_masks.npz",
     params:
-        options=nnstd_chain_options(),
+        options=chain_options(NNSTD),
     log:
         f"{NNSTD_LOGS}/chain_init.log",
     conda:
@@ -91,14 +256,14 @@ rule nnstd_chain_train:
         masks=f"{NNSTD_OUT}/chain/w{{network}}/masks_per_epoch.npz",
         summary=f"{NNSTD_OUT}/chain/w{{network}}/train.json",
     params:
-        options=nnstd_chain_options(),
+        options=chain_options(NNSTD),
     wildcard_constraints:
         network=r"\d+",
     threads: 1
     log:
         f"{NNSTD_LOGS}/chain_train_w{{network}}.log",
     benchmark:
-        f"{NNSTD_LOGS}/chain_train_w{{network}}.benchmark.tsv"
+        f"{NNSTD_BENCHMARKS}/chain_train_w{{network}}.tsv"
     conda:
         CONDA_ENV
     script:
@@ -121,7 +286,7 @@ rule nnstd_chain_pairs:
     log:
         f"{NNSTD_LOGS}/chain_pairs.log",
     benchmark:
-        f"{NNSTD_LOGS}/chain_pairs.benchmark.tsv"
+        f"{NNSTD_BENCHMARKS}/chain_pairs.tsv"
     conda:
         CONDA_ENV
     script:
@@ -134,13 +299,56 @@ rule nnstd_chain_figure:
     output:
         png=report(f"{NNSTD_OUT}/chain/nnstd_chain.png", caption="../report/nnstd_chain.rst",
                    category="Topology distance"),
-        pdf=report(f"{NNSTD_OUT}/chain/nnstd_chain.pdf", caption="../report/nnstd_chain.rst",
-                   category="Topology distance"),
+        pdf=f"{NNSTD_OUT}/chain/nnstd_chain.pdf",
     params:
         title="NNSTD of the project's SET chain (1% perturbation steps)",
     log:
         f"{NNSTD_LOGS}/chain_figure.log",
+    benchmark:
+        f"{NNSTD_BENCHMARKS}/chain_figure.tsv"
     conda:
         CONDA_ENV
     script:
         "../scripts/nnstd_heatmap.py"
+
+
+# ---- NNSTD between the final topologies of different seeds of the study's runs
+if NNSTD_RUNS_ON:
+
+    rule nnstd_runs_pairs:
+        input:
+            checkpoints=[f"{run_dir(run)}/train.pt" for run in sparse_runs()],
+            summaries=[f"{run_dir(run)}/train.json" for run in sparse_runs()],
+        output:
+            pairs=f"{NNSTD_OUT}/runs/pairs.parquet",
+            csv=f"{NNSTD_OUT}/runs/pairs.csv",
+            layers=f"{NNSTD_OUT}/runs/layers.parquet",
+        params:
+            runs=[run.keys() for run in sparse_runs()],
+            null_draws=NNSTD["null_draws"],
+            null_seed=NNSTD["null_seed"],
+        threads: 1
+        log:
+            f"{NNSTD_LOGS}/runs_pairs.log",
+        benchmark:
+            f"{NNSTD_BENCHMARKS}/runs_pairs.tsv"
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/nnstd_runs_pairs.py"
+
+    rule nnstd_runs_figure:
+        input:
+            pairs=f"{NNSTD_OUT}/runs/pairs.parquet",
+        output:
+            png=report(f"{NNSTD_OUT}/runs/nnstd_runs.png", caption="../report/nnstd_runs.rst",
+                       category="Topology distance"),
+            pdf=f"{NNSTD_OUT}/runs/nnstd_runs.pdf",
+        log:
+            f"{NNSTD_LOGS}/runs_figure.log",
+        benchmark:
+            f"{NNSTD_BENCHMARKS}/runs_figure.tsv"
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/nnstd_runs_figure.py"

@@ -1,9 +1,9 @@
-"""Materialise the embedded dataset of the early-bird experiment."""
-
+"""Snakemake script: materialise the embedded dataset of the early-bird experiment."""
 import logging
 
 from sparsetopo.data import materialise_embedded
+from sparsetopo.pipeline import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-info = materialise_embedded(snakemake.params.dataset, dict(snakemake.params.options), snakemake.output[0])
-logging.getLogger("earlybird_dataset").info("%s", info)
+with log_to(snakemake.log[0]):
+    info = materialise_embedded(snakemake.params.dataset, dict(snakemake.params.options), snakemake.output[0])
+    logging.getLogger("sparsetopo.earlybird").info("%s", info)

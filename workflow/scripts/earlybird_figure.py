@@ -1,17 +1,19 @@
-"""Epoch x epoch distance matrices (mask distance per pruning ratio, spline distance) with detected epochs."""
-
+"""Snakemake script: epoch x epoch distance matrices (mask distance per pruning ratio, spline distance) with the
+detected epochs."""
 import logging
 
-from sparsetopo.earlybird import (detections_from_matrices, distance_matrices, load_record, matrices_frame,
-                                  plot_distance_matrices)
+from sparsetopo.earlybird.detectors import detections_from_matrices, distance_matrices
+from sparsetopo.earlybird.figures import plot_distance_matrices
+from sparsetopo.earlybird.records import load_record, matrices_frame
 from sparsetopo.io import write_parquet
+from sparsetopo.pipeline import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-opts = dict(snakemake.params.options)
-gammas, patterns = load_record(snakemake.input.record)
-matrices = distance_matrices(gammas, patterns, opts["ratios"])
-detections = detections_from_matrices(matrices, gammas, opts)
-write_parquet(snakemake.output.distances, matrices_frame(matrices))
-plot_distance_matrices(matrices, detections, [snakemake.output.png, snakemake.output.pdf],
-                       title=f"Early-bird signals: {opts['model']} on {opts['dataset']}")
-logging.getLogger("earlybird_figure").info("detections %s", detections)
+with log_to(snakemake.log[0]):
+    opts = dict(snakemake.params.options)
+    gammas, patterns = load_record(snakemake.input.record)
+    matrices = distance_matrices(gammas, patterns, opts["ratios"])
+    detections = detections_from_matrices(matrices, gammas, opts)
+    write_parquet(snakemake.output.distances, matrices_frame(matrices))
+    plot_distance_matrices(matrices, detections, snakemake.output.png, snakemake.output.pdf,
+                           title=f"Early-bird signals: {opts['model']} on {opts['dataset']}")
+    logging.getLogger("sparsetopo.earlybird").info("detections %s", detections)
