@@ -20,6 +20,9 @@ include: "workflow/rules/nnstd.smk"
 include: "workflow/rules/earlybird.smk"
 
 
+report: report_page()
+
+
 rule all:
     input:
         study_targets(),

@@ -1,4 +1,6 @@
-"""Analyses A1-A4 and the figures on synthetic tables with a known truth."""
+"""Analyses and claims on synthetic tables whose truth is known: a planted topology signal is found and credited,
+pure sparsity or a density confound is never credited to topology, intervals cover at their nominal rate,
+learners never see the held-out rows, and everything is deterministic for a seed."""
 
 from __future__ import annotations
 
@@ -6,230 +8,344 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sparsetopo.analysis import figures, stats
+from sparsetopo.analysis import claims, features, importance, learners, prediction, ranking, resampling
+from sparsetopo.analysis.catalogue import ANALYSES
+from sparsetopo.analysis.claims_report import claims_markdown, verdicts_rst
 from sparsetopo.analysis.published import JOINED, RUN_KEYS
-from sparsetopo.graph import Graph
+from sparsetopo.analysis.ramanujan_density import ramanujan_vs_density
+from sparsetopo.config import section_options
 
-FAST = {"bootstrap": 200, "gbt": {"n_estimators": 30}, "permutation_repeats": 3, "seed": 0}
+FAST = {"bootstrap": 200, "permutations": 99, "seed": 0}
 
 
-def synthetic_tables(seed: int = 0, n_pruners: int = 8, sparsities=(0.8, 0.9, 0.95), archs=(("conv6", "cifar10"),),
-                     noise: float = 0.01, dense: float | None = None,
-                     imdb_from_accuracy: bool = True, n_seeds: int = 3) -> dict[str, pl.DataFrame]:
-    """Runs whose accuracy is 0.5 + 0.3·signal + noise; ``signal`` is the multipartite metric ``one_hop_norm``.
-
-    Every other feature (other multipartite metrics, rolled/Ramanujan/density summaries, sparsity) is unrelated
-    noise, except (``imdb_from_accuracy``) the Ramanujan metric ``imdb_norm_mean`` = accuracy + tiny noise (for A1).
-    """
+def synthetic_tables(signal: float = 0.3, density_confound: float = 0.0, seed: int = 0, n_pruners: int = 8,
+                     sparsities=(0.8, 0.9, 0.95), archs=(("conv6", "cifar10"), ("resnet20", "cifar10")),
+                     n_seeds: int = 3, noise: float = 0.01) -> dict[str, pl.DataFrame]:
+    """Runs whose accuracy drop = a per-(architecture, sparsity) offset + ``signal`` × u + ``density_confound``
+    × v + noise. u is the multipartite metric ``one_hop_norm`` (a pruner's level plus run noise, so it
+    generalises to unseen pruners); v is the layer-density summary ``density_std``, and with a confound the
+    multipartite metric ``k_core_norm`` is a noisy copy of v (a topology metric that only mirrors density).
+    Every other metric is unrelated noise."""
     rng = np.random.default_rng(seed)
-    rows = [(d, m, f"p{p}", s, k) for m, d in archs for p in range(n_pruners) for s in sparsities for k in range(n_seeds)]
+    rows = [(d, m, f"p{p}", s, k) for m, d in archs for p in range(n_pruners) for s in sparsities
+            for k in range(n_seeds)]
     keys = pl.DataFrame(rows, schema={"dataset": pl.String, "model": pl.String, "pruner": pl.String,
                                       "sparsity": pl.Float64, "seed": pl.Int64}, orient="row")
     n = keys.height
-    pruner_level = rng.uniform(0, 1, n_pruners)
-    signal = pruner_level[[int(p[1:]) for p in keys["pruner"]]] + rng.normal(0, 0.05, n)
-    accuracy = 0.5 + 0.3 * signal + rng.normal(0, noise, n)
+    level = rng.uniform(0, 1, n_pruners)
+    pruner = np.array([int(p[1:]) for p in keys["pruner"]])
+    u = level[pruner] + rng.normal(0, 0.05, n)
+    v = rng.uniform(0, 1, n_pruners)[pruner] + rng.normal(0, 0.05, n)
+    offset = {(m, s): rng.uniform(0.0, 0.4) for m, _ in archs for s in sparsities}
+    drop = (np.array([offset[(m, s)] for m, s in zip(keys["model"], keys["sparsity"])]) + signal * u
+            + density_confound * v + rng.normal(0, noise, n))
     joined = keys.with_columns(
-        pl.Series("accuracy", accuracy),
-        pl.lit(dense, dtype=pl.Float64).alias("dense_accuracy"),
-        (pl.lit(dense, dtype=pl.Float64) - pl.Series(accuracy)).alias("accuracy_drop"),
-        pl.lit(None, dtype=pl.Float64).alias("relative_accuracy_drop"),
-        pl.lit(False).alias("failed"), pl.lit(False).alias("collapsed"))
+        pl.Series("accuracy", 0.9 - drop), pl.lit(0.9).alias("dense_accuracy"), pl.Series("accuracy_drop", drop),
+        pl.Series("relative_accuracy_drop", drop / 0.9), pl.lit(False).alias("failed"),
+        pl.lit(False).alias("collapsed"))
     assert joined.columns == RUN_KEYS + JOINED
+    k_core = v + rng.normal(0, 0.05, n) if density_confound else rng.normal(size=n)
     multipartite = joined.with_columns(
-        pl.Series("one_hop_norm", signal),
-        *[pl.Series(f"{m}_norm", rng.normal(size=n)) for m in ("sink_nodes", "k_core", "strength", "cut_edges")],
-        pl.Series("spectral_radius", rng.normal(size=n)),
-        pl.lit(None, dtype=pl.Float64).alias("motifs3_norm"))  # all-null: must be dropped
-    rolled = joined.with_columns(*[pl.Series(f"{m}_{a}", rng.normal(size=n)) for m in ("one_hop", "k_core")
-                                   for a in ("mean", "wmean")])
-    ramanujan = joined.with_columns(
-        pl.Series("imdb_norm_mean", accuracy + rng.normal(0, 1e-4, n) if imdb_from_accuracy else rng.normal(size=n)),
-        pl.Series("delta_r_norm_mean", rng.normal(size=n)),
-        *[pl.Series(c, rng.uniform(0.05, 1, n)) for c in ("density_mean", "density_std", "density_min",
-                                                          "density_max")])
-    return {"multipartite": multipartite, "rolled_summary": rolled, "ramanujan_summary": ramanujan}
+        pl.Series("one_hop_norm", u), pl.Series("k_core_norm", k_core),
+        *[pl.Series(f"{m}_norm", rng.normal(size=n)) for m in ("sink_nodes", "strength", "cut_edges")],
+        pl.Series("spectral_radius", rng.normal(size=n)), pl.lit(None, dtype=pl.Float64).alias("motifs3_norm"))
+    bge = {name: joined.with_columns(*[pl.Series(f"{m}_{a}", rng.normal(size=n)) for m in ("one_hop", "k_core")
+                                       for a in ("mean", "wmean")])
+           for name in ("rolled_summary", "rolled_channel_summary")}
+    ram = joined.with_columns(
+        pl.Series("imdb_norm_mean", rng.normal(size=n)), pl.Series("delta_r_norm_mean", rng.normal(size=n)),
+        pl.Series("iterative_weighted_spectral_gap_mean", rng.normal(size=n)), pl.Series("density_std", v),
+        *[pl.Series(c, rng.uniform(0.05, 1, n)) for c in ("density_mean", "density_min", "density_max")])
+    return {"multipartite": multipartite, **bge, "ramanujan_summary": ram}
 
 
-@pytest.fixture(scope="module")
-def tables():
-    return synthetic_tables()
+def options(**extra):
+    return section_options("analysis", {**FAST, **extra})
 
 
-def test_feature_sets_skip_missing_and_all_null(tables):
-    sets = stats.feature_sets(tables)
-    assert set(sets) == {"multipartite", "rolled", "ramanujan", "density", "sparsity"}  # no rolled_channel table
-    assert "motifs3_norm" not in sets["multipartite"][1]
+def rules(**extra):
+    return section_options("claims", extra)
+
+
+def run_claims(tables, ids=("T1", "C1", "C2"), **opts) -> pl.DataFrame:
+    opt = options(**opts)
+    oof = prediction.out_of_fold_predictions(tables, opt)
+    return claims.evaluate_claims(claims.ClaimInputs(oof=oof, bootstrap=opt["bootstrap"]), rules(),
+                                  list(ids) if ids else None)
+
+
+def primary(table: pl.DataFrame, claim: str, comparison: str = "") -> pl.DataFrame:
+    return table.filter((pl.col("claim") == claim) & pl.col("primary") & pl.col("comparison").str.contains(comparison))
+
+
+# ----------------------------------------------------------------------------------------------- features
+def test_feature_sets_and_baselines_from_the_registry():
+    tables = synthetic_tables()
+    sets = features.feature_sets(tables)
+    assert set(sets) == {"multipartite", "rolled", "rolled_channel", "ramanujan", "density"}
+    assert "motifs3_norm" not in sets["multipartite"][1]  # all-null column dropped
     assert sets["density"][1] == ["density_mean", "density_std", "density_min", "density_max"]
+    base = features.base_runs(tables)
+    assert base["target"][0] == "relative_accuracy_drop"
+    x, names = features.design(base, sets, "arch+sparsity", "multipartite")
+    # one arch indicator (2 architectures), two sparsity indicators (3 levels), then the metrics
+    assert names[:3] == ["arch=resnet20/cifar10", "sparsity=0.9", "sparsity=0.95"]
+    np.testing.assert_array_equal(x[:, 0], (base["model"] == "resnet20").cast(pl.Float64).to_numpy())
+    with pytest.raises(ValueError, match="unknown baseline"):
+        features.design(base, sets, "sparsity", None)
 
 
-def test_a2_true_feature_set_wins():
-    tables = synthetic_tables(imdb_from_accuracy=False)
-    result = stats.accuracy_drop_prediction(tables, {**FAST, "cv": ["seed"]})
-    assert (result["target"] == "accuracy").all()
-    for learner in ("ols", "gbt"):
-        sub = result.filter(pl.col("learner") == learner).sort("r2", descending=True)
-        assert sub["feature_set"][0] == "multipartite", sub
-        best = sub.row(0, named=True)
-        assert best["r2"] > 0.9 and best["r2_low"] <= best["r2"] <= best["r2_high"] <= 1
-        assert best["mae_low"] <= best["mae"] <= best["mae_high"]
-    noise = result.filter(pl.col("feature_set").is_in(["rolled", "sparsity", "ramanujan", "density"]))
-    assert (noise["r2"] < 0.3).all()
-    assert result["n"].unique().to_list() == [tables["multipartite"].height]  # same runs for every feature set
+def test_pai_keeps_pruning_at_initialisation_only():
+    tables = synthetic_tables(n_pruners=3)
+    tables = {k: v.with_columns(pl.col("pruner").replace({"p0": "rigl"})) for k, v in tables.items()}
+    assert "rigl" in features.base_runs(tables, "all")["pruner"].to_list()
+    assert "rigl" not in features.base_runs(tables, "pai")["pruner"].to_list()
 
 
-def test_a2_leave_one_pruner_out_and_pooled():
-    tables = synthetic_tables(archs=(("conv6", "cifar10"), ("resnet20", "cifar100")), sparsities=(0.9, 0.95))
-    result = stats.accuracy_drop_prediction(tables, {**FAST, "cv": ["pruner"], "learners": ["ols"]})
-    pooled = result.filter((pl.col("scope") == "pooled") & (pl.col("feature_set") == "multipartite"))
-    assert pooled.height == 1 and pooled["r2"][0] > 0.9
-    assert set(result.filter(pl.col("scope") == "architecture")["model"]) == {"conv6", "resnet20"}
+def test_dynamic_pruner_names_match_the_registry():
+    from sparsetopo.pruning import PRUNERS
+
+    dynamic = {name for name in PRUNERS.names() if PRUNERS.get(name).dynamic is not None}
+    assert dynamic == set(features.DYNAMIC_PRUNERS)
 
 
-def test_a2_accuracy_drop_target_gives_same_r2():
-    """Within one architecture the drop is an affine map of accuracy: OLS R² must not change."""
-    acc = stats.accuracy_drop_prediction(synthetic_tables(), {**FAST, "cv": ["seed"], "learners": ["ols"]})
-    drop = stats.accuracy_drop_prediction(synthetic_tables(dense=0.95), {**FAST, "cv": ["seed"], "learners": ["ols"]})
-    assert (drop["target"] == "accuracy_drop").all()
-    np.testing.assert_allclose(drop["r2"].to_numpy(), acc["r2"].to_numpy(), atol=1e-10)
+# ----------------------------------------------------------------------------------------------- learners
+def test_ridge_path_matches_closed_form():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 5)), rng.normal(size=40)
+    xt = rng.normal(size=(7, 5))
+    alpha = 3.0
+    xc, yc = x - x.mean(0), y - y.mean()
+    coef = np.linalg.solve(xc.T @ xc + alpha * np.eye(5), xc.T @ yc)
+    expected = y.mean() + (xt - x.mean(0)) @ coef
+    np.testing.assert_allclose(learners.ridge_path(x, y, xt, np.array([alpha]))[:, 0], expected, rtol=1e-10)
 
 
-def test_a3_true_metric_ranks_first(tables):
-    result = stats.metric_importance(tables, FAST)
-    arch = result.filter(pl.col("scope") == "architecture").sort("importance_rank")
-    assert arch["feature"][0] == "one_hop_norm"
-    assert arch["permutation_importance"][0] > 0.5
-    top = arch.row(0, named=True)
-    assert top["ols_coef"] > 0.9 and top["ols_p_hc3"] < 1e-6  # standardised: nearly all variance from one metric
-    per_sparsity = result.filter((pl.col("scope") == "sparsity") & (pl.col("importance_rank") == 1))
-    assert per_sparsity.height == 3 and (per_sparsity["feature"] == "one_hop_norm").all()
+@pytest.mark.parametrize("learner", ["ridge", "gbt"])
+def test_held_out_rows_never_inform_their_prediction(learner):
+    rng = np.random.default_rng(1)
+    x, groups = rng.normal(size=(24, 4)), np.repeat(np.arange(4), 6)
+    y = x[:, 0] + rng.normal(0, 0.1, 24)
+    pred = learners.out_of_fold(learner, x, y, groups)
+    y2 = y.copy()
+    y2[groups == 2] += 100.0  # change only the held-out fold's targets
+    pred2 = learners.out_of_fold(learner, x, y2, groups)
+    np.testing.assert_array_equal(pred[groups == 2], pred2[groups == 2])
+    assert not np.array_equal(pred[groups != 2], pred2[groups != 2])
 
 
-def test_a4_truth_and_shuffle():
+def test_prepare_clips_test_values_to_the_training_range():
+    train, test = np.array([[0.0], [1.0], [2.0]]), np.array([[50.0], [-7.0]])
+    ztr, zte = learners.prepare(train, test)
+    np.testing.assert_allclose(zte[:, 0], [ztr.max(), ztr.min()])
+
+
+# ----------------------------------------------------------------------------------------------- resampling
+def test_cluster_bootstrap_point_estimates_are_stratified_r2():
+    y = np.array([1.0, 2.0, 3.0, 10.0, 12.0, 14.0])
+    pred = np.array([1.5, 2.0, 2.5, 11.0, 12.0, 13.0])
+    strata = np.array(["a", "a", "a", "b", "b", "b"])
+    boot = resampling.ClusterBootstrap(y, strata, np.arange(6), resamples=10, seed=0)
+    r2, mae = boot.scores(pred)
+    sst = 2.0 + 8.0  # within-stratum sums of squares around 2 and 12
+    assert r2[0] == pytest.approx(1 - 2.5 / sst) and mae[0] == pytest.approx(3.0 / 6)
+    assert boot.weights[0].tolist() == [1.0] * 6 and (boot.weights[1:].sum(axis=1) == 6).all()
+
+
+@pytest.mark.parametrize("n_clusters", [7, 30])
+def test_paired_interval_covers_the_planted_effect_at_the_nominal_rate(n_clusters):
+    """ΔR² of two predictors with known error variances: the true value is (σ_b² − σ_a²)/Var(y); 7 clusters is
+    the number of pruners of the main paper's analyses."""
+    rng = np.random.default_rng(7)
+    clusters = np.repeat(np.arange(n_clusters), 300 // n_clusters)
+    truth = (0.6 ** 2 - 0.4 ** 2) / (1.0 + 1.0)
+    covered = 0
+    for _ in range(150):
+        n = len(clusters)
+        y = rng.normal(0, 1, n_clusters)[clusters] + rng.normal(0, 1, n)
+        pred_a, pred_b = y - rng.normal(0, 0.4, n), y - rng.normal(0, 0.6, n)
+        boot = resampling.ClusterBootstrap(y, np.zeros(n), clusters, resamples=300, seed=int(rng.integers(1e9)))
+        d = resampling.paired_difference(boot, pred_a, pred_b)
+        covered += d["delta_r2_low"] <= truth <= d["delta_r2_high"]
+    assert 0.9 <= covered / 150 <= 0.995
+
+
+# ----------------------------------------------------------------------------------------------- claims
+def test_planted_topology_signal_is_supported():
+    table = run_claims(synthetic_tables(signal=0.3))
+    t1 = primary(table, "T1", "multipartite over")
+    assert t1.height == 2 and (t1["verdict"] == "supported").all(), t1
+    c2 = primary(table, "C2")
+    assert c2.height == 3 and (c2["verdict"] == "supported").all(), c2
+    assert claims.verdict_summary(table).filter(pl.col("claim") == "C2")["verdict"][0] == "supported"
+    noise = primary(table, "T1", "rolled over")
+    assert (noise["verdict"] != "supported").all()
+
+
+def test_pure_sparsity_never_credits_topology():
+    table = run_claims(synthetic_tables(signal=0.0))
+    topology = table.filter(pl.col("claim").is_in(["T1", "C2"]))
+    assert (topology["verdict"] != "supported").all(), topology.filter(pl.col("verdict") == "supported")
+    assert (primary(table, "T1")["verdict"] == "not supported").any()
+
+
+def test_density_confound_is_not_attributed_to_topology():
+    """k_core_norm only mirrors density_std: on top of the density baseline it adds nothing."""
+    tables = synthetic_tables(signal=0.0, density_confound=0.3)
+    table = run_claims(tables)
+    t1 = table.filter((pl.col("claim") == "T1") & pl.col("comparison").str.starts_with("multipartite"))
+    assert (t1["verdict"] != "supported").all(), t1
+    assert (t1["baseline"] == "arch+sparsity+density").all()  # the strongest baseline holds the confound
+
+
+def test_claims_are_deterministic_and_absent_data_is_inconclusive():
+    tables = synthetic_tables(n_pruners=5, sparsities=(0.9, 0.95), n_seeds=2)
+    a, b = run_claims(tables, ids=None), run_claims(tables, ids=None)
+    assert a.equals(b)
+    assert set(a["claim"]) == set(claims.CLAIMS)
+    for claim in ("L1", "L2", "L3", "S1", "S2", "C3", "C4"):
+        rows = a.filter(pl.col("claim") == claim)
+        assert rows.height == 1 and rows["verdict"][0] == "inconclusive" and rows["reason"][0], claim
+    with pytest.raises(ValueError, match="unknown claim"):
+        claims.evaluate_claims(claims.ClaimInputs(), rules(), ["C9"])
+
+
+@pytest.mark.parametrize("rule,low,high,verdict", [
+    ("superiority", 0.02, 0.05, "supported"), ("superiority", -0.1, 0.005, "not supported"),
+    ("superiority", 0.0, 0.05, "inconclusive"), ("equivalence", -0.01, 0.015, "supported"),
+    ("equivalence", 0.03, 0.2, "not supported"), ("equivalence", 0.0, 0.05, "inconclusive"),
+    ("non-inferiority", -0.005, 0.1, "supported"), ("non-inferiority", -0.3, -0.02, "not supported"),
+    ("below", 0.0, 0.005, "supported"), ("below", 0.02, 0.04, "not supported")])
+def test_decision_rules(rule, low, high, verdict):
+    margin = 0.01 if rule != "equivalence" else 0.02
+    assert claims.decide(rule, low, high, margin, groups=7, min_groups=5)[0] == verdict
+    assert claims.decide(rule, low, high, margin, groups=3, min_groups=5)[0] == "inconclusive"
+
+
+def test_combining_primary_rows():
+    s, n, i = "supported", "not supported", "inconclusive"
+    assert claims.combine([s, s], "all") == s and claims.combine([s, i], "all") == i
+    assert claims.combine([s, n], "all") == n and claims.combine([n, i], "any") == i
+    assert claims.combine([n, s], "any") == s and claims.combine([n, n], "any") == n
+    assert claims.combine([], "all") == i
+
+
+def test_related_claims_from_runs():
+    """L1: static sparse beats dense at one sparsity (planted); S2: spline on par with a competitor."""
+    rows = []
+    rng = np.random.default_rng(0)
+    for seed in range(6):
+        dense = 0.90 + rng.normal(0, 0.002)
+        rows.append(("mnist", "mlp", "dense", 0.0, seed, dense, dense))
+        for sparsity, gain in ((0.5, 0.02), (0.99, -0.1)):
+            rows.append(("mnist", "mlp", "er", sparsity, seed, dense + gain + rng.normal(0, 0.002), dense))
+            rows.append(("mnist", "mlp", "spline_global", sparsity, seed, dense - 0.05 + rng.normal(0, 0.002), dense))
+            rows.append(("mnist", "mlp", "snip", sparsity, seed, dense - 0.05 + rng.normal(0, 0.002), dense))
+    runs = pl.DataFrame(rows, schema=["dataset", "model", "pruner", "sparsity", "seed", "accuracy",
+                                      "dense_accuracy"], orient="row").with_columns(pl.lit(False).alias("failed"))
+    table = claims.evaluate_claims(claims.ClaimInputs(runs=runs), rules(), ["L1", "S2"])
+    l1 = table.filter(pl.col("claim") == "L1").sort("scope")
+    assert l1["verdict"].to_list() == ["supported", "not supported"]  # sparsity 0.5, then 0.99
+    assert claims.verdict_summary(table).filter(pl.col("claim") == "L1")["verdict"][0] == "supported"
+    s2 = table.filter(pl.col("claim") == "S2")
+    assert s2.height == 1 and s2["verdict"][0] == "supported" and s2["n"][0] == 12
+
+
+# ----------------------------------------------------------------------------------------------- A3, A4, A1
+def test_importance_concordance_detects_group_specific_metrics():
+    """Per sparsity level a different metric carries the signal: rankings differ (C3 supported); with one metric
+    everywhere they agree (not supported)."""
+    def tables(specific: bool):
+        archs = tuple((m, "cifar10") for m in ("conv6", "resnet20", "resnet32", "wrn28_2"))
+        t = synthetic_tables(signal=0.0, n_pruners=8, n_seeds=2, archs=archs)
+        mp = t["multipartite"]
+        rng = np.random.default_rng(3)
+        level = {0.8: "one_hop_norm", 0.9: "strength_norm", 0.95: "cut_edges_norm"}
+        y = mp["relative_accuracy_drop"].to_numpy().copy()
+        for sparsity, metric in level.items():
+            rows = (mp["sparsity"] == sparsity).to_numpy()
+            x = mp[metric if specific else "one_hop_norm"].to_numpy()
+            y[rows] += 0.3 * x[rows] + rng.normal(0, 0.01, rows.sum())
+        return {**t, "multipartite": mp.with_columns(pl.Series("relative_accuracy_drop", y))}
+
+    _, differ = importance.metric_importance(tables(True), options())
+    _, same = importance.metric_importance(tables(False), options())
+    d = differ.filter(pl.col("grouping") == "sparsity").row(0, named=True)
+    s = same.filter(pl.col("grouping") == "sparsity").row(0, named=True)
+    assert d["p_value"] < 0.05 and d["kendall_w"] < d["null_median"]
+    assert s["p_value"] > 0.2 and s["kendall_w"] > d["kendall_w"]
+    c3 = claims.evaluate_claims(claims.ClaimInputs(concordance=differ), rules(), ["C3"])
+    assert c3.filter(pl.col("scope") == "across sparsity groups")["verdict"][0] == "supported"
+
+
+def test_kendall_w_by_hand():
+    assert importance.kendall_w(np.array([[3.0, 2.0, 1.0], [3.0, 2.0, 1.0]])) == pytest.approx(1.0)
+    # two opposite rankings of 3 items: rank sums all equal -> W = 0
+    assert importance.kendall_w(np.array([[3.0, 2.0, 1.0], [1.0, 2.0, 3.0]])) == pytest.approx(0.0)
+
+
+def test_ranking_agreement_truth_shuffle_and_reversal():
     rng = np.random.default_rng(1)
     rows = [(g, f"p{p}", k, float(rng.normal())) for g in range(200) for p in range(7) for k in range(3)]
     frame = pl.DataFrame(rows, schema=["group", "pruner", "seed", "accuracy"], orient="row")
-    exact = stats.ranking_agreement(frame.with_columns(pl.col("accuracy").alias("score")), "accuracy", "score",
-                                    by=["group"])
+    exact = ranking.ranking_agreement(frame.with_columns(pl.col("accuracy").alias("score")), "accuracy", "score",
+                                      by=["group"])
     assert (exact["kendall_tau"] == 1.0).all() and exact["top1_agreement"].all()
     shuffled = frame.with_columns(pl.Series("score", rng.permutation(frame["accuracy"].to_numpy())))
-    agreement = stats.ranking_agreement(shuffled, "accuracy", "score", by=["group"])
-    taus = agreement["kendall_tau"].to_numpy()
+    taus = ranking.ranking_agreement(shuffled, "accuracy", "score", by=["group"])["kendall_tau"].to_numpy()
     assert abs(taus.mean()) < 3 * taus.std() / np.sqrt(len(taus)) + 0.02
-    assert np.all(np.abs(taus) <= 1)
-    reversed_ = stats.ranking_agreement(frame.with_columns((-pl.col("accuracy")).alias("score")), "accuracy",
-                                        "score", by=["group"])
+    reversed_ = ranking.ranking_agreement(frame.with_columns((-pl.col("accuracy")).alias("score")), "accuracy",
+                                          "score", by=["group"])
     assert (reversed_["kendall_tau"] == -1.0).all()
 
 
-def test_a4_pai_ranking_recovers_signal(tables):
-    ranking = stats.pai_ranking(tables, FAST)
-    assert set(ranking["ranker"]) == {"topometrics_ols", "topometrics_gbt", "ramanujan_imdb_norm_mean",
-                                      "imdb_norm_mean_raw", "density_density_std"}
-    ols = ranking.filter(pl.col("ranker") == "topometrics_ols")
-    assert ols.height == 3 and ols["kendall_tau"].mean() > 0.8
-    raw = ranking.filter(pl.col("ranker") == "imdb_norm_mean_raw")  # the metric is the accuracy itself
-    assert (raw["kendall_tau"] > 0.99).all() and raw["top1_agreement"].all()
-    summary = stats.pai_ranking_summary(ranking)
-    assert set(summary["model"]) == {"conv6", "all"}
-    only = stats.pai_ranking(tables, {**FAST, "ranking_pruners": ["p0", "p1", "p2"]})
-    assert (only["n_pruners"] == 3).all()
+def test_pai_ranking_mixture_recovers_the_signal_and_c4():
+    archs = tuple((m, "cifar10") for m in ("conv6", "resnet20", "resnet32", "wrn28_2", "mobilenetv2"))
+    tables = synthetic_tables(signal=0.3, archs=archs, sparsities=(0.9, 0.95))
+    result = ranking.pai_ranking(tables, options())
+    assert set(result["ranker"]) == {"multipartite", "rolled", "rolled_channel", "ramanujan", "density",
+                                     "imdb_norm_mean", "iterative_weighted_spectral_gap_mean"}
+    assert result.filter(pl.col("ranker") == "multipartite")["kendall_tau"].mean() > 0.7
+    assert abs(result.filter(pl.col("ranker") == "ramanujan")["kendall_tau"].mean()) < 0.4
+    c4 = claims.evaluate_claims(claims.ClaimInputs(ranking=result), rules(), ["C4"])
+    assert (c4["verdict"] == "supported").all() and c4.height == 3
 
 
-def test_a1_finds_metric_built_from_accuracy(tables):
-    corr = stats.ramanujan_vs_density(tables)
-    imdb = corr.filter(pl.col("metric") == "imdb_norm_mean")
-    assert imdb.height == 3 and (imdb["spearman_rho"] > 0.99).all() and (imdb["kendall_tau"] > 0.95).all()
-    dens = corr.filter(pl.col("family") == "density")
-    assert (dens["spearman_rho"].abs() < 0.7).all()
-    ols = stats.ramanujan_nested_ols(tables)
-    assert ols.height == 3
-    assert (ols["r2_full"] > 0.99).all() and (ols["delta_r2"] > 0.5).all() and (ols["f_pvalue"] < 1e-10).all()
+def test_a1_correlations_and_nested_ols():
+    tables = synthetic_tables(signal=0.0, density_confound=0.3)
+    corr, ols = ramanujan_vs_density(tables, options())
+    dens = corr.filter(pl.col("metric") == "density_std")
+    assert dens.height == 6 and (dens["spearman_rho"] < -0.9).all()  # accuracy falls as density_std rises
+    assert ols.height == 6 and (ols["r2_density"] > 0.9).all()
     np.testing.assert_allclose(ols["delta_r2"], ols["r2_full"] - ols["r2_density"])
-    assert (ols["aic_full"] < ols["aic_density"]).all()
-    assert (ols["r2_full"] <= 1).all()
-
-
-def test_a1_needs_ramanujan():
     with pytest.raises(ValueError, match="ramanujan_summary"):
-        stats.ramanujan_vs_density({"multipartite": synthetic_tables()["multipartite"]})
+        ramanujan_vs_density({"multipartite": tables["multipartite"]}, options())
 
 
-def test_bootstrap_interval_contains_estimate():
-    rng = np.random.default_rng(0)
-    y = rng.normal(size=100)
-    pred = y + rng.normal(0, 0.5, 100)
-    a = stats.bootstrap_scores(y, pred, 500, seed=3)
-    b = stats.bootstrap_scores(y, pred, 500, seed=3)
-    assert a == b
-    assert a["r2_low"] < a["r2"] < a["r2_high"] and a["mae_low"] < a["mae"] < a["mae_high"]
-    assert stats.r2_score(y, y) == 1.0
+# ----------------------------------------------------------------------------------------------- outputs
+def test_catalogue_writes_every_table_and_figure(tmp_path):
+    from sparsetopo.analysis.catalogue import run_analysis
+
+    tables = synthetic_tables(n_pruners=5, sparsities=(0.9, 0.95), n_seeds=2)
+    opt = options(bootstrap=30, permutations=19)
+    for name, analysis in ANALYSES.items():
+        run_analysis(name, tables, opt, tmp_path, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
+        for stem in analysis.tables:
+            assert (tmp_path / f"{stem}.parquet").exists(), stem
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
 
 
-def test_fit_predict_imputes_with_training_median():
-    x_train = np.array([[1.0, np.nan], [2.0, 5.0], [3.0, 7.0], [4.0, np.nan]])
-    y_train = np.array([1.0, 2.0, 3.0, 4.0])
-    pred = stats.fit_predict("ols", x_train, y_train, np.array([[5.0, np.nan]]))
-    assert np.isfinite(pred).all()
-    with pytest.raises(ValueError, match="unknown learner"):
-        stats.fit_predict("svm", x_train, y_train, x_train)
+def test_claims_outputs_show_verdicts_first(tmp_path):
+    from sparsetopo.analysis.claims_report import write_claims
+    from sparsetopo.analysis.figures import plot_claims_prediction
 
-
-def test_figures_write_png_and_pdf(tmp_path, tables):
-    a2 = stats.accuracy_drop_prediction(tables, {**FAST, "cv": ["seed"], "learners": ["ols"], "bootstrap": 20})
-    a3 = stats.metric_importance(tables, FAST)
-    a4 = stats.pai_ranking(tables, FAST)
-    a1 = stats.ramanujan_vs_density(tables)
-    calls = [(figures.plot_accuracy_drop_prediction, a2), (figures.plot_metric_importance, a3),
-             (figures.plot_pai_ranking, a4), (figures.plot_ramanujan_vs_density, a1),
-             (figures.plot_accuracy_by_pruner, tables["multipartite"]),
-             (figures.plot_topometric_distributions, tables["multipartite"]),
-             (figures.plot_pai_ranking, a4.clear())]
-    for i, (fn, frame) in enumerate(calls):
-        written = fn(frame, tmp_path / f"f{i}.png")
-        assert [p.suffix for p in written] == [".png", ".pdf"]
-        assert all(p.stat().st_size > 1000 for p in written)
-
-
-def _graph(seed: int = 0) -> Graph:
-    rng = np.random.default_rng(seed)
-    sizes = [12, 20, 8]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    src = np.concatenate([rng.integers(0, 12, 150), rng.integers(12, 32, 60)])
-    dst = np.concatenate([rng.integers(12, 32, 150), rng.integers(32, 40, 60)])
-    return Graph(src=src, dst=dst, weight=rng.uniform(0, 1, 210).astype(np.float32), part_offsets=offsets,
-                 part_names=["input", "hidden", "output"], part_shapes=[(12,), (20,), (8,)])
-
-
-def test_draw_multipartite(tmp_path):
-    full = figures.draw_multipartite(_graph(), tmp_path / "g.png")
-    assert all(p.exists() and p.stat().st_size > 1000 for p in full)
-    a = figures.draw_multipartite(_graph(), tmp_path / "a.png", max_edges=50)
-    b = figures.draw_multipartite(_graph(), tmp_path / "b.png", max_edges=50)
-    assert a[0].read_bytes() == b[0].read_bytes()  # deterministic subsample and metadata
-    assert a[0].read_bytes() != full[0].read_bytes()
-
-
-def test_tiny_study_without_ramanujan_runs_every_analysis():
-    """Like the end-to-end test study: 3 pruners, 2 sparsities, 2 seeds, no Ramanujan table."""
-    tables = synthetic_tables(n_pruners=3, sparsities=(0.8, 0.9), n_seeds=2,
-                              archs=(("mlp", "digits"), ("resnet20", "digits")))
-    full = dict(tables)
-    del tables["ramanujan_summary"]
-    a2 = stats.accuracy_drop_prediction(tables, {**FAST, "learners": ["ols"]})
-    assert set(a2["feature_set"]) == {"multipartite", "rolled", "sparsity"}
-    assert (a2["r2"].drop_nulls() <= 1).all()
-    a3 = stats.metric_importance(tables, FAST)
-    assert a3.height and a3["permutation_importance"].is_finite().all()
-    a4 = stats.pai_ranking(tables, FAST)
-    assert set(a4["ranker"]) == {"topometrics_ols", "topometrics_gbt"} and (a4["n_pruners"] == 3).all()
-    ols = stats.ramanujan_nested_ols(full)  # 6 runs per group: too few for the nested models -> nulls, no crash
-    assert ols.height == 4 and ols["r2_full"].is_null().all()
-
-
-def test_unknown_options_fail_clearly():
-    with pytest.raises(ValueError, match="unknown analysis option"):
-        stats.options_with_defaults({"bootstraps": 10})
-    with pytest.raises(ValueError, match="'cv'"):
-        stats.options_with_defaults({"cv": ["fold"]})
-    assert stats.options_with_defaults({"gbt": {"n_estimators": 5}})["gbt"]["max_depth"] == 3
+    table = run_claims(synthetic_tables(), ids=None)
+    md = claims_markdown(table)
+    assert md.startswith("# Verdicts") and md.index("| T1 |") < md.index("## Every comparison")
+    rst = verdicts_rst(table, "synthetic")
+    assert "`claims_prediction.png`_" in rst and "**supported**" in rst
+    written = write_claims(table, tmp_path / "claims")
+    assert sorted(p.suffix for p in written) == [".csv", ".md", ".parquet", ".tex"]
+    assert pl.read_parquet(tmp_path / "claims.parquet").equals(table)
+    png = plot_claims_prediction(table, tmp_path / "c.png")
+    assert png[0].stat().st_size > 1000

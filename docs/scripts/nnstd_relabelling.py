@@ -1,7 +1,7 @@
 """NNSTD between a network of the original study and a copy of itself whose hidden neurons are relabelled
 (docs/deviations.md): the quirk of fan-in-only matching, kept on purpose.
 
-Usage: .venv/bin/python docs/scripts/nnstd_relabelling.py [TOPO_DIR] [--seeds 3]
+Usage: .venv/bin/python docs/scripts/nnstd_relabelling.py TOPO_DIR [--seeds 3]
 (TOPO_DIR = the `topo` folder of github.com/Shiweiliuiiiiiii/Sparse_Topology_Distance, commit ef8bf14.)
 
 A consistent permutation of each hidden layer's neurons (rows of the next layer permuted the same way) leaves the
@@ -33,7 +33,7 @@ def relabel(layers, rng):
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("topo", nargs="?", default="/work/shared/paper-data/nnstd-topologies/topo")
+    p.add_argument("topo", help="the topo folder of the original study (folders e5_s0_w0 ... inside)")
     p.add_argument("--seeds", type=int, default=3)
     args = p.parse_args()
     for epoch in (0, 190):

@@ -13,7 +13,28 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names the key, the value and what is allowed."""
 
 
-ANALYSES = ("ramanujan_vs_density", "accuracy_drop_prediction", "metric_importance", "pai_ranking")
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema(path: str | Path | None = None) -> dict[str, Any]:
+    """The configuration schema (defaults of every key live there)."""
+    return yaml.safe_load(Path(path or SCHEMA_PATH).read_text())
+
+
+def section_options(section: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``options`` of one top-level config section, checked against the schema and completed with its defaults
+    (for calling the library directly, outside a validated workflow config)."""
+    import jsonschema
+
+    sub = load_schema()["properties"][section]
+    out = copy.deepcopy(dict(options or {}))
+    errors = sorted(jsonschema.Draft202012Validator(sub).iter_errors(out), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        error.path.appendleft(section)
+        raise ConfigError(_schema_message(error))
+    _apply_defaults(sub, out)
+    return out
 
 
 def _apply_defaults(schema: Mapping[str, Any], cfg: dict[str, Any]) -> None:
@@ -84,7 +105,16 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
     _check_names(cfg, "models", MODELS.names(), "model")
     _check_names(cfg, "pruners", PRUNERS.names(), "pruner")
     _check_names(cfg, "encodings", ENCODERS.names(), "encoding")
+    from .analysis.catalogue import ANALYSES
+
     _check_names(cfg, "analyses", list(ANALYSES), "analysis")
+    analysis, claims = cfg.get("analysis", {}), cfg.get("claims", {})
+    if claims.get("enabled") and claims.get("learner") not in analysis.get("learners", []):
+        raise ConfigError(f"config key 'claims.learner': {claims.get('learner')!r} is not among analysis.learners "
+                          f"{analysis.get('learners')}; add it there or choose one of them")
+    if claims.get("enabled") and claims.get("cv") not in analysis.get("cv", []):
+        raise ConfigError(f"config key 'claims.cv': {claims.get('cv')!r} is not among analysis.cv "
+                          f"{analysis.get('cv')}; add it there or choose one of them")
     for key, registry, kind in (("dataset_options", DATASETS, "dataset"), ("model_options", MODELS, "model"),
                                 ("pruner_options", PRUNERS, "pruner")):
         for name in cfg.get(key, {}):

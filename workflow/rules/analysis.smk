@@ -1,6 +1,90 @@
-# Analyses A1-A4 (tables + figures) on the collected tables, and, for `source: published`, the collected tables
-# made from the main paper's released CSVs (downloaded at a pinned commit unless `paper_data_dir` is set).
-# Needs from common.smk: config, RESULTS, LOGS (and table_names() for `source: runs`).
+# Analyses and claims on the collected tables: one rule per entry of the analysis catalogue
+# (sparsetopo.analysis.catalogue.ANALYSES: tables, figure and captions come from there), the overview figures,
+# and the claims (sparsetopo.analysis.claims: verdicts from the rules of the config's `claims` section, written
+# as tables and as the report's front page). For `source: published`, the collected tables are made from the
+# main paper's released CSVs (downloaded at a pinned commit unless `paper_data_dir` is set).
+from sparsetopo.analysis.catalogue import ANALYSES
+from sparsetopo.analysis.published import TABLE_NAMES as PUBLISHED_TABLE_NAMES
+
+PUBLISHED_SOURCE = config["source"] == "published"
+TABLE_FORMATS = ["parquet", "csv", "md", "tex"]
+VERDICTS_PAGE = f"{RESULTS}/report/verdicts.rst"
+
+
+def analysis_table_names():
+    """The collected tables this study has (inputs of the analyses)."""
+    if PUBLISHED_SOURCE:
+        return list(PUBLISHED_TABLE_NAMES)
+    return [name for name in table_names() if name != "runs"]
+
+
+def analysis_inputs(wildcards=None):
+    """The tables the analyses read: the multipartite table and the per-run layer summaries."""
+    names = [n for n in analysis_table_names() if n == "multipartite" or n.endswith("_summary")]
+    return {name: f"{RESULTS}/tables/{name}.parquet" for name in names}
+
+
+def analysis_enabled():
+    """Configured analyses whose required tables exist for this study (others are skipped with a note)."""
+    available = set(analysis_table_names())
+    enabled = []
+    for name in config["analyses"]:
+        missing = [t for t in ANALYSES[name].needs if t not in available]
+        if missing:
+            print(f"analysis {name} skipped: this study has no {', '.join(missing)} table", file=sys.stderr)
+            continue
+        enabled.append(name)
+    return enabled
+
+
+def analysis_table_outputs(name):
+    """Table files of analysis ``name`` (each stem in its formats)."""
+    analysis = ANALYSES[name]
+    return [f"{RESULTS}/tables/{stem}.{ext}" for stem in analysis.tables
+            for ext in analysis.formats.get(stem, TABLE_FORMATS)]
+
+
+def analysis_targets():
+    """Every analysis table and figure of this study (for `rule all`)."""
+    targets = []
+    for name in analysis_enabled():
+        targets += analysis_table_outputs(name)
+        targets += expand(f"{RESULTS}/figures/{name}.{{ext}}", ext=["png", "pdf"])
+    if config["analyses"] and "multipartite" in analysis_table_names():
+        targets += expand(f"{RESULTS}/figures/{{name}}.{{ext}}",
+                          name=["accuracy_by_pruner", "topometric_distributions"], ext=["png", "pdf"])
+    return targets
+
+
+def claims_inputs(wildcards=None):
+    """What the claims read, among what this study makes (a claim without its data is reported inconclusive)."""
+    enabled, inputs = analysis_enabled(), {}
+    for analysis, name, table in (("accuracy_drop_prediction", "oof", "accuracy_drop_predictions"),
+                                  ("metric_importance", "concordance", "importance_concordance"),
+                                  ("pai_ranking", "ranking", "pai_ranking")):
+        if analysis in enabled:
+            inputs[name] = f"{RESULTS}/tables/{table}.parquet"
+    if RUNS_SOURCE:
+        inputs["runs"] = f"{RESULTS}/tables/runs.parquet"
+    if NNSTD_RUNS_ON:
+        inputs["nnstd_runs"] = f"{NNSTD_OUT}/runs/pairs.parquet"
+    if EARLYBIRD["enabled"]:
+        inputs["earlybird"] = f"{EARLYBIRD_OUT}/tickets.parquet"
+    return inputs
+
+
+def report_page():
+    """The report's front page: the verdicts (with the workflow description) once the claims exist, else the
+    workflow description alone."""
+    page = Path(VERDICTS_PAGE)
+    return str(page.resolve()) if page.exists() else "workflow/report/workflow.rst"
+
+
+def claims_targets():
+    if not config["claims"]["enabled"]:
+        return []
+    return expand(f"{RESULTS}/tables/claims.{{ext}}", ext=TABLE_FORMATS) + expand(
+        f"{RESULTS}/figures/claims_prediction.{{ext}}", ext=["png", "pdf"]) + [VERDICTS_PAGE]
 
 
 if PUBLISHED_SOURCE:
@@ -35,107 +119,62 @@ if PUBLISHED_SOURCE:
         log:
             f"{LOGS}/published/tables.log",
         benchmark:
-            f"{RESULTS}/benchmarks/published_tables.tsv"
+            f"{LOGS}/benchmarks/published_tables.tsv"
         conda:
             CONDA_ENV
         script:
             "../scripts/published_tables.py"
 
 
-rule analysis_ramanujan_vs_density:
+for _name in ANALYSES:
+
+    rule:
+        name:
+            f"analysis_{_name}"
+        input:
+            unpack(analysis_inputs),
+        output:
+            tables=analysis_table_outputs(_name),
+            png=report(f"{RESULTS}/figures/{_name}.png", caption="../report/analysis.rst", category="Analyses"),
+            pdf=f"{RESULTS}/figures/{_name}.pdf",
+        params:
+            analysis=_name,
+            options=config["analysis"],
+            caption=ANALYSES[_name].caption,
+        log:
+            f"{LOGS}/analysis/{_name}.log",
+        benchmark:
+            f"{LOGS}/benchmarks/analysis/{_name}.tsv"
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/analysis.py"
+
+
+rule claims:
     input:
-        unpack(analysis_inputs),
+        unpack(claims_inputs),
+        description="workflow/report/workflow.rst",
     output:
-        _analysis_table_outputs("ramanujan_vs_density"),
-        png=report(
-            f"{RESULTS}/figures/ramanujan_vs_density.png",
-            caption="../report/analysis_ramanujan_vs_density.rst",
-            category="Analyses",
-        ),
-        pdf=f"{RESULTS}/figures/ramanujan_vs_density.pdf",
+        tables=expand(f"{RESULTS}/tables/claims.{{ext}}", ext=TABLE_FORMATS),
+        verdicts=report(f"{RESULTS}/tables/claims.csv", caption="../report/claims.rst", category="0. Verdicts"),
+        png=report(f"{RESULTS}/figures/claims_prediction.png", caption="../report/claims_prediction.rst",
+                   category="0. Verdicts"),
+        pdf=f"{RESULTS}/figures/claims_prediction.pdf",
+        page=VERDICTS_PAGE,
     params:
-        options=ANALYSIS_OPTIONS,
-        **_analysis_params("ramanujan_vs_density"),
+        rules=config["claims"],
+        bootstrap=config["analysis"]["bootstrap"],
+        seed=config["analysis"]["seed"],
+        study=STUDY,
     log:
-        f"{LOGS}/analysis/ramanujan_vs_density.log",
+        f"{LOGS}/analysis/claims.log",
     benchmark:
-        f"{RESULTS}/benchmarks/analysis_ramanujan_vs_density.tsv"
+        f"{LOGS}/benchmarks/analysis/claims.tsv"
     conda:
         CONDA_ENV
     script:
-        "../scripts/analysis_ramanujan_vs_density.py"
-
-
-rule analysis_accuracy_drop_prediction:
-    input:
-        unpack(analysis_inputs),
-    output:
-        _analysis_table_outputs("accuracy_drop_prediction"),
-        png=report(
-            f"{RESULTS}/figures/accuracy_drop_prediction.png",
-            caption="../report/analysis_accuracy_drop_prediction.rst",
-            category="Analyses",
-        ),
-        pdf=f"{RESULTS}/figures/accuracy_drop_prediction.pdf",
-    params:
-        options=ANALYSIS_OPTIONS,
-        **_analysis_params("accuracy_drop_prediction"),
-    log:
-        f"{LOGS}/analysis/accuracy_drop_prediction.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/analysis_accuracy_drop_prediction.tsv"
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/analysis_accuracy_drop_prediction.py"
-
-
-rule analysis_metric_importance:
-    input:
-        unpack(analysis_inputs),
-    output:
-        _analysis_table_outputs("metric_importance"),
-        png=report(
-            f"{RESULTS}/figures/metric_importance.png",
-            caption="../report/analysis_metric_importance.rst",
-            category="Analyses",
-        ),
-        pdf=f"{RESULTS}/figures/metric_importance.pdf",
-    params:
-        options=ANALYSIS_OPTIONS,
-        **_analysis_params("metric_importance"),
-    log:
-        f"{LOGS}/analysis/metric_importance.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/analysis_metric_importance.tsv"
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/analysis_metric_importance.py"
-
-
-rule analysis_pai_ranking:
-    input:
-        unpack(analysis_inputs),
-    output:
-        _analysis_table_outputs("pai_ranking"),
-        png=report(
-            f"{RESULTS}/figures/pai_ranking.png",
-            caption="../report/analysis_pai_ranking.rst",
-            category="Analyses",
-        ),
-        pdf=f"{RESULTS}/figures/pai_ranking.pdf",
-    params:
-        options=ANALYSIS_OPTIONS,
-        **_analysis_params("pai_ranking"),
-    log:
-        f"{LOGS}/analysis/pai_ranking.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/analysis_pai_ranking.tsv"
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/analysis_pai_ranking.py"
+        "../scripts/claims.py"
 
 
 rule analysis_overview:
@@ -157,7 +196,7 @@ rule analysis_overview:
     log:
         f"{LOGS}/analysis/overview.log",
     benchmark:
-        f"{RESULTS}/benchmarks/analysis_overview.tsv"
+        f"{LOGS}/benchmarks/analysis/overview.tsv"
     conda:
         CONDA_ENV
     script:

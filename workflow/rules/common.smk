@@ -134,110 +134,6 @@ def figure_targets():
     return expand(f"{RESULTS}/figures/{{name}}.{{ext}}", name=names, ext=["png", "pdf"])
 
 
-# ---- analysis targets and options (rules in workflow/rules/analysis.smk)
-ANALYSIS_TABLE_EXTS = ["parquet", "csv", "md", "tex"]
-PUBLISHED_TABLE_NAMES = [
-    "multipartite",
-    "rolled",
-    "rolled_channel",
-    "ramanujan",
-    "rolled_summary",
-    "rolled_channel_summary",
-    "ramanujan_summary",
-]
-_TARGET_NOTE = (
-    "Target: accuracy drop when dense accuracies are known, else test accuracy (column 'target'); "
-    "within one model x dataset both give the same R2 and rank statistics."
-)
-ANALYSIS_OUTPUTS = {
-    "ramanujan_vs_density": {
-        "tables": {
-            "ramanujan_vs_density": "A1: Spearman and Kendall correlation of accuracy with Ramanujan and layer-density "
-            "summaries per model, dataset and sparsity.",
-            "ramanujan_nested_ols": "A1: nested OLS accuracy ~ density summaries vs ~ density + Ramanujan metrics "
-            "(R2, Delta R2, F-test p-value, AIC) per model, dataset and sparsity.",
-        },
-        "needs": ["ramanujan_summary"],
-    },
-    "accuracy_drop_prediction": {
-        "tables": {
-            "accuracy_drop_prediction": "A2: out-of-fold R2 and MAE (bootstrap 95% intervals) per feature set, learner "
-            f"and grouped CV scheme. {_TARGET_NOTE}",
-        },
-        "needs": [],
-    },
-    "metric_importance": {
-        "tables": {
-            "metric_importance": "A3: held-out permutation importance and standardised OLS coefficients (HC3) of "
-            f"each topometric, per architecture and per sparsity. {_TARGET_NOTE}",
-        },
-        "needs": [],
-    },
-    "pai_ranking": {
-        "tables": {
-            "pai_ranking": "A4: agreement (Kendall tau-b, top-1) between the true ranking of pruners and rankings by "
-            "topometrics, a Ramanujan metric and density, per model, dataset and sparsity.",
-            "pai_ranking_summary": "A4: mean Kendall tau and top-1 rate of each ranker, per model and overall.",
-        },
-        "needs": [],
-    },
-}
-ANALYSIS_OPTIONS = config.get("analysis") or {}
-PUBLISHED_SOURCE = config.get("source", "runs") == "published"
-
-
-def analysis_table_names():
-    """The collected tables this study has (inputs of the analyses)."""
-    if PUBLISHED_SOURCE:
-        return list(PUBLISHED_TABLE_NAMES)
-    return [name for name in table_names() if name != "runs"]
-
-
-def analysis_inputs(wildcards=None):
-    """The tables the analyses read: the multipartite table and the per-run layer summaries."""
-    names = [n for n in analysis_table_names() if n == "multipartite" or n.endswith("_summary")]
-    return {name: f"{RESULTS}/tables/{name}.parquet" for name in names}
-
-
-def analysis_enabled():
-    """Configured analyses whose required tables exist for this study (others are skipped with a note)."""
-    available = set(analysis_table_names())
-    enabled = []
-    for name in config.get("analyses") or []:
-        missing = [t for t in ANALYSIS_OUTPUTS[name]["needs"] if t not in available]
-        if missing:
-            print(f"analysis {name} skipped: this study has no {', '.join(missing)} table", file=sys.stderr)
-            continue
-        enabled.append(name)
-    return enabled
-
-
-def analysis_targets():
-    """Every analysis table and figure of this study (for `rule all`)."""
-    targets = []
-    for name in analysis_enabled():
-        for stem in ANALYSIS_OUTPUTS[name]["tables"]:
-            targets += expand(f"{RESULTS}/tables/{stem}.{{ext}}", ext=ANALYSIS_TABLE_EXTS)
-        targets += expand(f"{RESULTS}/figures/{name}.{{ext}}", ext=["png", "pdf"])
-    if config.get("analyses") and "multipartite" in analysis_table_names():
-        targets += expand(
-            f"{RESULTS}/figures/{{name}}.{{ext}}", name=["accuracy_by_pruner", "topometric_distributions"], ext=["png", "pdf"]
-        )
-    return targets
-
-
-def _analysis_table_outputs(name):
-    return expand(f"{RESULTS}/tables/{{stem}}.{{ext}}", stem=list(ANALYSIS_OUTPUTS[name]["tables"]), ext=ANALYSIS_TABLE_EXTS)
-
-
-def _analysis_params(name):
-    tables = ANALYSIS_OUTPUTS[name]["tables"]
-    return {
-        "stems": [f"{RESULTS}/tables/{stem}" for stem in tables],
-        "captions": list(tables.values()),
-    }
-
-
 def study_targets():
     """Everything `snakemake` builds by default for this study."""
     targets = []
@@ -245,6 +141,7 @@ def study_targets():
         targets += expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=table_names(), ext=["parquet", "csv"])
         targets += figure_targets()
     targets += analysis_targets()
+    targets += claims_targets()
     targets += nnstd_targets()
     targets += earlybird_targets()
     return targets

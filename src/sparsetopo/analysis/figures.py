@@ -61,62 +61,136 @@ def plot_ramanujan_vs_density(correlations: pl.DataFrame, png, pdf=None) -> list
     return _save(fig, png, pdf)
 
 
-def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None) -> list[Path]:
-    """A2: out-of-fold R² per feature set and learner; pooled (with 95% bootstrap interval) and per architecture."""
-    if not results.height:
+R2_LIMITS = (-1.0, 1.0)
+VERDICT_COLOURS = {"supported": "#1a9850", "not supported": "#d73027", "inconclusive": "#7f7f7f"}
+
+
+def _clipped(ax, xs, values, lows, highs, colour, marker="o", label=None, limits=R2_LIMITS, vertical=True):
+    """Points with intervals clipped to ``limits``; points off the scale drawn as triangles on the edge."""
+    values, lows, highs = (np.asarray(v, float) for v in (values, lows, highs))
+    lo_lim, hi_lim = limits
+    shown = np.clip(values, lo_lim, hi_lim)
+    off = (values < lo_lim) | (values > hi_lim)
+    err = np.vstack([np.clip(shown - np.clip(lows, lo_lim, hi_lim), 0, None),
+                     np.clip(np.clip(highs, lo_lim, hi_lim) - shown, 0, None)])
+    err = np.where(np.isfinite(err), err, 0)
+    kw = dict(fmt="none", ecolor=colour, elinewidth=1.2, capsize=2)
+    if vertical:
+        ax.errorbar(xs, shown, yerr=err, **kw)
+        ax.scatter(np.asarray(xs)[~off], shown[~off], color=colour, marker=marker, s=28, zorder=3, label=label)
+        ax.scatter(np.asarray(xs)[off], shown[off], color=colour, marker="v", s=40, zorder=3)
+        for x, v in zip(np.asarray(xs)[off], values[off]):
+            ax.annotate(f"{v:.3g}", (x, lo_lim if v < lo_lim else hi_lim), fontsize=6, ha="center",
+                        xytext=(0, 6 if v < lo_lim else -9), textcoords="offset points")
+    else:
+        ax.errorbar(shown, xs, xerr=err, **kw)
+        ax.scatter(shown[~off], np.asarray(xs)[~off], color=colour, marker=marker, s=28, zorder=3, label=label)
+        ax.scatter(shown[off], np.asarray(xs)[off], color=colour, marker="<", s=40, zorder=3)
+        for y, v in zip(np.asarray(xs)[off], values[off]):
+            ax.annotate(f"{v:.3g}", (lo_lim if v < lo_lim else hi_lim, y), fontsize=6, va="center",
+                        xytext=(6 if v < lo_lim else -24, 0), textcoords="offset points")
+
+
+def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline: str = "arch+sparsity") -> list[Path]:
+    """A2: out-of-fold R² (clustered 95% intervals) of *baseline + feature set* per scope and CV scheme, with the
+    R² of the three non-topological baselines drawn as lines; the axis is clipped to [−1, 1] and points off it
+    are drawn on the edge with their value."""
+    data = results.filter(pl.col("model") == "all")
+    if not data.height:
         return _empty(png, pdf, "no results")
-    data = results.with_columns(pl.col("r2").clip(-1, 1).alias("r2 (clipped at -1)"))
+    learner = data["learner"].unique(maintain_order=True)[0]
+    data = data.filter(pl.col("learner") == learner)
+    scopes = [s for s in ("pooled", "architecture", "sparsity") if s in data["scope"].to_list()]
     cvs = data["cv"].unique(maintain_order=True).to_list()
-    fig, axes = plt.subplots(1, len(cvs), figsize=(6 * len(cvs), 4.5), squeeze=False, sharey=True)
-    order = data["feature_set"].unique(maintain_order=True).to_list()
-    for ax, cv in zip(axes[0], cvs):
-        sub = data.filter(pl.col("cv") == cv)
-        arch = sub.filter(pl.col("scope") == "architecture").to_pandas()
-        if len(arch):
-            sns.stripplot(data=arch, x="feature_set", y="r2 (clipped at -1)", hue="learner", order=order, dodge=True,
-                          alpha=0.5, size=3, ax=ax, palette="Set1", legend=False)
-        pooled = sub.filter(pl.col("scope") == "pooled")
-        for i, learner in enumerate(sorted(sub["learner"].unique().to_list())):
-            rows = pooled.filter(pl.col("learner") == learner)
-            if not rows.height:
-                continue
-            xs = np.array([order.index(f) for f in rows["feature_set"]]) + (i - 0.5) * 0.4
-            r2 = rows["r2"].to_numpy()
-            lo, hi = rows["r2_low"].to_numpy(), rows["r2_high"].to_numpy()
-            ax.errorbar(xs, r2, yerr=[r2 - lo, hi - r2], fmt="D", color=sns.color_palette("Set1")[i], ms=6,
-                        mec="k", label=f"{learner} (pooled, 95% CI)")
-        ax.set_title(f"leave-one-{cv}-out")
-        ax.set_xlabel("feature set")
-        ax.axhline(0, color="0.5", lw=0.8)
-        ax.tick_params(axis="x", rotation=30)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="lower left")
-    axes[0][0].set_ylabel(f"out-of-fold R² ({data['target'][0]}); dots: one (model, dataset)")
+    sets = [f for f in ("multipartite", "rolled", "rolled_channel", "ramanujan") if f in data["feature_set"].to_list()]
+    fig, axes = plt.subplots(len(scopes), len(cvs), figsize=(4.8 * len(cvs), 3.2 * len(scopes)), squeeze=False,
+                             sharey=True)
+    line_styles = {"arch": ":", "arch+sparsity": "--", "arch+sparsity+density": "-."}
+    for i, scope in enumerate(scopes):
+        for j, cv in enumerate(cvs):
+            ax = axes[i][j]
+            sub = data.filter((pl.col("scope") == scope) & (pl.col("cv") == cv))
+            for name, style in line_styles.items():
+                base = sub.filter((pl.col("baseline") == name) & (pl.col("feature_set") == "none"))
+                if base.height and base["r2"][0] is not None:
+                    ax.axhline(np.clip(base["r2"][0], *R2_LIMITS), ls=style, color="0.35", lw=1,
+                               label=f"baseline {name}")
+            models = sub.filter(pl.col("baseline") == baseline)
+            rows = [models.filter(pl.col("feature_set") == f) for f in sets]
+            xs = [k for k, r in enumerate(rows) if r.height]
+            if xs:
+                pick = pl.concat([rows[k] for k in xs])
+                _clipped(ax, xs, pick["r2"], pick["r2_low"], pick["r2_high"], "tab:blue",
+                         label=f"{baseline} + feature set")
+            ax.set_xticks(range(len(sets)))
+            ax.set_xticklabels(sets, rotation=20, fontsize=8)
+            ax.set_ylim(R2_LIMITS[0] - 0.05, R2_LIMITS[1] + 0.05)
+            ax.axhline(0, color="0.8", lw=0.6)
+            ax.set_title(f"{scope}, leave-one-{cv}-out", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"out-of-fold R² ({data['target'][0]})")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle(f"A2: does topology add to sparsity and architecture? (learner {learner})", fontsize=10)
     return _save(fig, png, pdf)
 
 
-def plot_metric_importance(importance: pl.DataFrame, png, pdf=None) -> list[Path]:
-    """A3: heatmap of held-out permutation importance (R² drop), features × groups, per feature set."""
+def plot_claims_prediction(claims: pl.DataFrame, png, pdf=None) -> list[Path]:
+    """The prediction claims (T1, C1, C2): ΔR² of each comparison with its paired 95% interval, one row per
+    comparison and scope, coloured by verdict; the axis is clipped to [−1, 1]."""
+    data = claims.filter(pl.col("claim").is_in(["T1", "C1", "C2"]) & pl.col("estimate").is_not_null()
+                         & pl.col("scope").str.contains(", leave-one-"))
+    if not data.height:
+        return _empty(png, pdf, "no prediction claims could be evaluated in this study")
+    data = data.with_columns(pl.col("comparison").str.replace(r" \(ΔR².*$", "").alias("what"))
+    fig, ax = plt.subplots(figsize=(9, 0.32 * data.height + 1.5))
+    labels = [f"{r['claim']}: {r['what']} | {r['scope']}" + (" *" if r["primary"] else "")
+              for r in data.iter_rows(named=True)]
+    ys = np.arange(data.height)[::-1]
+    for verdict, colour in VERDICT_COLOURS.items():
+        rows = np.flatnonzero((data["verdict"] == verdict).to_numpy())
+        if len(rows):
+            _clipped(ax, ys[rows], data["estimate"].to_numpy()[rows], data["ci_low"].to_numpy()[rows],
+                     data["ci_high"].to_numpy()[rows], colour, label=verdict, vertical=False)
+    ax.axvline(0, color="0.4", lw=0.8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xlim(R2_LIMITS[0] - 0.1, R2_LIMITS[1] + 0.1)
+    ax.set_xlabel("ΔR² (paired, out-of-fold; 95% cluster-bootstrap interval)   * primary rows")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Prediction claims: each comparison on the same rows, folds and resamples", fontsize=10)
+    return _save(fig, png, pdf)
+
+
+def plot_metric_importance(importance: pl.DataFrame, png, pdf=None, concordance: pl.DataFrame | None = None) -> (
+        list[Path]):
+    """A3: heatmaps of the partial Spearman ρ of each metric with the target, per sparsity level and per
+    architecture (first feature set), titled with the concordance test (Kendall's W vs random regrouping)."""
     if not importance.height:
         return _empty(png, pdf, "no importances")
-    data = importance.with_columns(
-        pl.when(pl.col("scope") == "architecture")
-        .then(pl.concat_str(["model", "dataset"], separator=" / "))
-        .otherwise(pl.format("sparsity {}", pl.col("sparsity"))).alias("group"))
-    sets = data["feature_set"].unique(maintain_order=True).to_list()
-    heights = [max(2.5, 0.3 * data.filter(pl.col("feature_set") == s)["feature"].n_unique() + 1.5) for s in sets]
-    fig, axes = plt.subplots(len(sets), 1, figsize=(12, sum(heights) + 2 * len(sets)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights}, layout="constrained")
-    for ax, fs in zip(axes[:, 0], sets):
-        sub = data.filter(pl.col("feature_set") == fs)
-        groups = sub["group"].unique(maintain_order=True).to_list()
-        table = (sub.pivot(on="group", index="feature", values="permutation_importance", aggregate_function="first")
-                 .select(["feature"] + groups))
-        mat = table.drop("feature").to_numpy().astype(float)
-        sns.heatmap(mat, ax=ax, cmap="viridis", xticklabels=groups, yticklabels=table["feature"].to_list(),
-                    cbar_kws={"label": "permutation importance (R² drop)"})
-        ax.set_title(f"feature set: {fs} (target: {sub['target'][0]})")
-        ax.tick_params(axis="x", rotation=60, labelsize=7)
+    fs = importance["feature_set"][0]
+    data = importance.filter(pl.col("feature_set") == fs)
+    groupings = [g for g in ("sparsity", "architecture") if g in data["grouping"].to_list()]
+    widths = [max(2.5, 0.45 * data.filter(pl.col("grouping") == g)["group"].n_unique() + 1) for g in groupings]
+    n_features = data["feature"].n_unique()
+    fig, axes = plt.subplots(1, len(groupings), figsize=(sum(widths) + 3, 0.32 * n_features + 2), squeeze=False,
+                             gridspec_kw={"width_ratios": widths}, layout="constrained")
+    for ax, grouping in zip(axes[0], groupings):
+        sub = data.filter(pl.col("grouping") == grouping)
+        table = sub.pivot(on="group", index="feature", values="spearman_rho").to_pandas().set_index("feature")
+        sns.heatmap(table, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, center=0, annot=n_features <= 20, fmt=".2f",
+                    annot_kws={"fontsize": 6}, cbar=ax is axes[0][-1])
+        title = f"per {grouping}"
+        if concordance is not None and concordance.height:
+            test = concordance.filter((pl.col("grouping") == grouping) & (pl.col("feature_set") == fs))
+            if test.height:
+                t = test.row(0, named=True)
+                title += f"\nW = {t['kendall_w']:.2f} (random regrouping {t['null_median']:.2f}), p = {t['p_value']:.3g}"
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("")
+        ax.set_ylabel("" if ax is not axes[0][0] else f"{fs} metric")
+        ax.tick_params(axis="x", rotation=45, labelsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+    fig.suptitle("A3: partial Spearman ρ with the target (centred within model × dataset × sparsity)", fontsize=10)
     return _save(fig, png, pdf)
 
 

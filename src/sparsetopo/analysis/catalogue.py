@@ -1,0 +1,134 @@
+"""The analysis catalogue: every analysis of the study in one place (name, function, tables read, tables written
+with their captions, figure with its caption). The workflow makes one rule per entry from it, the report takes
+the captions from it, and the configuration's ``analyses`` list is checked against it.
+
+An analysis function takes the collected tables (name -> polars frame) and the validated ``analysis`` options,
+and returns its tables (stem -> frame); its figure function takes those tables and the PNG/PDF paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import polars as pl
+
+from . import figures
+from .importance import metric_importance
+from .prediction import out_of_fold_predictions, prediction_table
+from .ramanujan_density import ramanujan_vs_density
+from .ranking import pai_ranking, pai_ranking_summary
+
+Tables = Mapping[str, pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis: what it reads, what it computes and writes, and how its figure is captioned."""
+
+    name: str
+    compute: Callable[[Tables, Mapping[str, Any]], dict[str, pl.DataFrame]]
+    tables: dict[str, str]  # stem -> caption
+    plot: Callable[[dict[str, pl.DataFrame], Any, Any], Any]
+    caption: str  # of the figure
+    needs: tuple[str, ...] = ()  # collected tables without which the analysis cannot run
+    formats: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stem -> formats (default: all four)
+
+
+ANALYSES: dict[str, Analysis] = {}
+
+
+def register_analysis(analysis: Analysis) -> Analysis:
+    """Add ``analysis`` to :data:`ANALYSES` (names are unique)."""
+    if analysis.name in ANALYSES:
+        raise ValueError(f"analysis {analysis.name!r} is already registered")
+    ANALYSES[analysis.name] = analysis
+    return analysis
+
+
+TARGET_NOTE = ("Target: relative accuracy drop when dense accuracies are known, else accuracy drop, else accuracy "
+               "(column 'target'); R² depends on that choice in pooled fits, where the target's variance differs.")
+
+
+def _a1(tables: Tables, options: Mapping[str, Any]) -> dict[str, pl.DataFrame]:
+    corr, ols = ramanujan_vs_density(tables, options)
+    return {"ramanujan_vs_density": corr, "ramanujan_nested_ols": ols}
+
+
+def _a2(tables: Tables, options: Mapping[str, Any]) -> dict[str, pl.DataFrame]:
+    oof = out_of_fold_predictions(tables, options)
+    return {"accuracy_drop_prediction": prediction_table(oof, int(options["bootstrap"]), int(options["seed"])),
+            "accuracy_drop_predictions": oof}
+
+
+def _a3(tables: Tables, options: Mapping[str, Any]) -> dict[str, pl.DataFrame]:
+    importance, concordance = metric_importance(tables, options)
+    return {"metric_importance": importance, "importance_concordance": concordance}
+
+
+def _a4(tables: Tables, options: Mapping[str, Any]) -> dict[str, pl.DataFrame]:
+    ranking = pai_ranking(tables, options)
+    return {"pai_ranking": ranking, "pai_ranking_summary": pai_ranking_summary(ranking)}
+
+
+register_analysis(Analysis(
+    "ramanujan_vs_density", _a1,
+    {"ramanujan_vs_density": "A1: Spearman and Kendall correlation of accuracy with Ramanujan and layer-density "
+                             "summaries per model, dataset and sparsity.",
+     "ramanujan_nested_ols": "A1: nested OLS accuracy ~ density summaries vs ~ density + Ramanujan metrics (R2, "
+                             "Delta R2, F-test p-value, AIC) per model, dataset and sparsity (in-sample, descriptive)."},
+    lambda t, png, pdf: figures.plot_ramanujan_vs_density(t["ramanujan_vs_density"], png, pdf),
+    "A1: Spearman rho of accuracy with each Ramanujan-based metric and each layer-density summary, one point per "
+    "(model, dataset, sparsity). The verdict of claim C1 comes from the out-of-fold comparison (claims table).",
+    needs=("ramanujan_summary",)))
+register_analysis(Analysis(
+    "accuracy_drop_prediction", _a2,
+    {"accuracy_drop_prediction": "A2: out-of-fold R2 and MAE (95% cluster-bootstrap intervals) of baseline + "
+                                 "feature set per scope, CV scheme and learner; Delta R2 against the model's own "
+                                 f"baseline on the same resamples. {TARGET_NOTE}",
+     "accuracy_drop_predictions": "A2: out-of-fold prediction of every run by every model."},
+    lambda t, png, pdf: figures.plot_accuracy_drop_prediction(t["accuracy_drop_prediction"], png, pdf),
+    "A2: out-of-fold R2 of sparsity-level baseline + each topology feature set (points, 95% cluster-bootstrap "
+    "intervals) against the three baselines without topology (lines: architecture; + sparsity level; + layer "
+    "density). Axis clipped to [-1, 1]; points off the scale are drawn on the edge with their value.",
+    formats={"accuracy_drop_predictions": ("parquet",)}))
+register_analysis(Analysis(
+    "metric_importance", _a3,
+    {"metric_importance": "A3: partial Spearman rho of each metric with the target (centred within model x "
+                          "dataset x sparsity), per sparsity level and per architecture; rank by |rho|. "
+                          f"{TARGET_NOTE}",
+     "importance_concordance": "A3: Kendall's W of the importance rankings across groups, its bootstrap interval, "
+                               "and the permutation test against random regrouping of the cells."},
+    lambda t, png, pdf: figures.plot_metric_importance(t["metric_importance"], png, pdf,
+                                                       concordance=t["importance_concordance"]),
+    "A3: which metrics matter per sparsity level and per architecture (partial Spearman rho with the target); "
+    "titles give the concordance of the rankings (Kendall's W) against random regrouping (claim C3)."))
+register_analysis(Analysis(
+    "pai_ranking", _a4,
+    {"pai_ranking": "A4: agreement (Kendall tau-b, top-1) between the true ranking of pruners and the ranking by "
+                    "each feature set's mixture (same learner, leave-one-pruner-out) and by single Ramanujan "
+                    "metrics, per model, dataset and sparsity.",
+     "pai_ranking_summary": "A4: mean Kendall tau and top-1 rate of each ranker, per model and overall."},
+    lambda t, png, pdf: figures.plot_pai_ranking(t["pai_ranking"], png, pdf),
+    "A4: Kendall tau between the true ranking of the pruners and each ranker's, one point per (model, dataset, "
+    "sparsity); mixtures are fitted without the ranked pruner (claim C4)."))
+
+
+def read_tables(paths: Mapping[str, str]) -> dict[str, pl.DataFrame]:
+    """Tables by name from ``{name: parquet path}``."""
+    return {name: pl.read_parquet(path) for name, path in paths.items()}
+
+
+def run_analysis(name: str, tables: Tables, options: Mapping[str, Any], stem_dir, png, pdf) -> dict[str, pl.DataFrame]:
+    """Compute analysis ``name``, write its tables under ``stem_dir`` (``<stem>.<format>``) and its figure."""
+    from pathlib import Path
+
+    from ..io import write_table
+
+    analysis = ANALYSES[name]
+    results = analysis.compute(tables, options)
+    for stem, caption in analysis.tables.items():
+        write_table(results[stem], Path(stem_dir) / stem, caption,
+                    formats=analysis.formats.get(stem, ("parquet", "csv", "md", "tex")))
+    analysis.plot(results, png, pdf)
+    return results

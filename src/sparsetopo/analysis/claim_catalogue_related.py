@@ -1,0 +1,197 @@
+"""Claims of the related studies: Liu et al. 2020 (L1-L3) and You et al. 2022 (S1-S2), decided from the runs
+table (accuracy and the dense baseline of the same dataset, model and seed), the NNSTD between the final
+topologies of different seeds, and the early-bird tickets."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import polars as pl
+from scipy import stats as sps
+
+from .claims import (INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, ClaimInputs, absent, interval_row,
+                     register_claim, row)
+
+LIU = "Liu et al. 2020 (Topological Insights)"
+YOU = "You et al. 2022 (Spline Insights)"
+CELL = ["dataset", "model", "sparsity"]
+
+
+def paired_t(diff: np.ndarray) -> dict[str, Any]:
+    """Mean of paired differences with its 95% t interval and two-sided p-value (``groups`` = pairs)."""
+    diff = np.asarray(diff, float)
+    diff = diff[np.isfinite(diff)]
+    n = len(diff)
+    out: dict[str, Any] = {"estimate": float(diff.mean()) if n else None, "ci_low": None, "ci_high": None,
+                           "p_value": None, "n": n, "groups": n}
+    if n >= 2:
+        se = diff.std(ddof=1) / np.sqrt(n)
+        half = float(sps.t.ppf(0.975, n - 1) * se)
+        out.update(ci_low=out["estimate"] - half, ci_high=out["estimate"] + half,
+                   p_value=float(sps.ttest_1samp(diff, 0.0).pvalue) if se > 0 else float(diff.mean() == 0))
+    return out
+
+
+def seed_jackknife(values: np.ndarray, seed_a: np.ndarray, seed_b: np.ndarray) -> dict[str, Any]:
+    """Mean of a statistic over pairs of seeds, with a 95% interval from the jackknife over seeds (pairs that
+    share a seed are dependent, so the seeds, not the pairs, are the independent units)."""
+    values = np.asarray(values, float)
+    seeds = np.unique(np.concatenate([seed_a, seed_b]))
+    out: dict[str, Any] = {"estimate": float(values.mean()) if len(values) else None, "ci_low": None,
+                           "ci_high": None, "p_value": None, "n": len(values), "groups": len(seeds)}
+    if len(seeds) >= 3:
+        loo = np.array([values[(seed_a != s) & (seed_b != s)].mean() for s in seeds])
+        k = len(seeds)
+        se = float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))
+        half = float(sps.t.ppf(0.975, k - 1) * se)
+        out.update(ci_low=out["estimate"] - half, ci_high=out["estimate"] + half)
+    return out
+
+
+def _sparse_vs_dense(runs: pl.DataFrame | None, pruner: str) -> dict[tuple, dict[str, Any]]:
+    """Per (dataset, model, sparsity): paired accuracy difference pruner − dense over seeds."""
+    if runs is None or "dense_accuracy" not in runs.columns:
+        return {}
+    sub = runs.filter((pl.col("pruner") == pruner) & ~pl.col("failed").fill_null(False)
+                      & pl.col("dense_accuracy").is_not_null())
+    return {key: {**paired_t((g["accuracy"] - g["dense_accuracy"]).to_numpy()),
+                  "mean_accuracy": float(g["accuracy"].mean()), "dense": float(g["dense_accuracy"].mean())}
+            for key, g in sorted(sub.group_by(CELL), key=lambda kv: kv[0])}
+
+
+def _distances(pairs: pl.DataFrame | None, pruner: str) -> dict[tuple, tuple[dict, dict]]:
+    """Per (dataset, model, sparsity): (NNSTD between seeds / random null, |accuracy gap| between seeds)."""
+    if pairs is None or not pairs.height:
+        return {}
+    out = {}
+    for key, g in sorted(pairs.filter(pl.col("pruner") == pruner).group_by(CELL), key=lambda kv: kv[0]):
+        a, b = g["seed_a"].to_numpy(), g["seed_b"].to_numpy()
+        ratio = seed_jackknife((g["nnstd"] / g["null_nnstd"]).to_numpy(), a, b)
+        gap = seed_jackknife((g["accuracy_a"] - g["accuracy_b"]).abs().to_numpy(), a, b)
+        out[key] = (ratio, gap)
+    return out
+
+
+def _where(key: tuple) -> str:
+    dataset, model, sparsity = key
+    return f"{model} on {dataset}, sparsity {sparsity:g}"
+
+
+def _l1(inputs: ClaimInputs, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
+    static = rules["static_pruner"]
+    cells = _sparse_vs_dense(inputs.runs, static)
+    if not cells:
+        return absent(CLAIM_L1, f"no runs of the static sparse pruner {static!r} with a dense baseline in this study")
+    return [interval_row(CLAIM_L1, "superiority", 0.0, rules, est, scope=_where(key),
+                         comparison=f"{static} − dense accuracy ({est['mean_accuracy']:.4f} vs {est['dense']:.4f})",
+                         baseline="dense model, same seed", primary=True) for key, est in cells.items()]
+
+
+def _l2(inputs: ClaimInputs, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if inputs.nnstd_runs is None or not inputs.nnstd_runs.height:
+        return absent(CLAIM_L2, "no NNSTD between the final topologies of different seeds in this study "
+                                "(nnstd.runs)")
+    out = []
+    for pruner in dict.fromkeys([rules["adaptive_pruner"], rules["static_pruner"]]):
+        for key, (ratio, gap) in _distances(inputs.nnstd_runs, pruner).items():
+            primary = pruner == rules["adaptive_pruner"]
+            out.append(interval_row(CLAIM_L2, "superiority", float(rules["distance_ratio"]), rules, ratio,
+                                    scope=_where(key), comparison=f"{pruner}: NNSTD between seeds / random null",
+                                    baseline="random topologies, same layer densities", primary=primary))
+            out.append(interval_row(CLAIM_L2, "below", float(rules["accuracy_margin"]), rules, gap,
+                                    scope=_where(key), comparison=f"{pruner}: |accuracy gap| between seeds",
+                                    baseline="-", primary=primary))
+    return out or absent(CLAIM_L2, "no NNSTD pairs of the adaptive or static pruner")
+
+
+def _l3(inputs: ClaimInputs, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
+    adaptive = rules["adaptive_pruner"]
+    cells = _sparse_vs_dense(inputs.runs, adaptive)
+    if not cells:
+        return absent(CLAIM_L3, f"no runs of the adaptive pruner {adaptive!r} with a dense baseline in this study")
+    distances = _distances(inputs.nnstd_runs, adaptive)
+    out = []
+    for key, est in cells.items():
+        r = interval_row(CLAIM_L3, "superiority", 0.0, rules, est, scope=_where(key),
+                         comparison=f"{adaptive} − dense accuracy ({est['mean_accuracy']:.4f} vs {est['dense']:.4f})",
+                         baseline="dense model, same seed", primary=True)
+        ratio = distances.get(key, (None, None))[0]
+        if r["verdict"] == SUPPORTED:
+            low = None if ratio is None else ratio["ci_low"]
+            if low is None:
+                r.update(verdict=INCONCLUSIVE, reason="beats the dense model, but no NNSTD shows the networks differ")
+            elif low <= float(rules["distance_ratio"]):
+                r.update(verdict=INCONCLUSIVE, reason=f"beats the dense model, but NNSTD between seeds is not "
+                                                      f"clearly above {rules['distance_ratio']:g} × random")
+            else:
+                r["reason"] += f"; distinct topologies (NNSTD/null ci_low {low:.3f})"
+        out.append(r)
+    return out
+
+
+def _s1(inputs: ClaimInputs, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
+    table = inputs.earlybird
+    if table is None or not table.height:
+        return absent(CLAIM_S1, "no early-bird tickets in this study (earlybird.enabled), or no detector fired")
+    early, margin = float(rules["early_fraction"]), float(rules["accuracy_margin"])
+    out = []
+    for r in table.sort("ticket_epoch").iter_rows(named=True):
+        ok_early, ok_acc = r["search_fraction"] <= early, r["accuracy_drop"] <= margin
+        verdict = SUPPORTED if ok_early and ok_acc else NOT_SUPPORTED
+        reason = (f"drawn at {r['search_fraction']:.0%} of training; retrained ticket "
+                  f"{r['accuracy_drop']:+.4f} below full training")
+        out.append(row(CLAIM_S1, scope=f"detector {r['signal']}", comparison="full training − retrained ticket",
+                       baseline=f"full training ({r['full_accuracy']:.4f})", estimate=r["accuracy_drop"], n=1,
+                       groups=1, verdict=verdict, reason=reason, primary=True,
+                       rule=f"point values of one search: supported if the ticket is drawn within the first "
+                            f"{early:.0%} of training and its accuracy is within {margin:g} of full training"))
+    return out
+
+
+def _s2(inputs: ClaimInputs, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
+    runs = inputs.runs
+    splines = [p for p in rules["spline_pruners"] if runs is not None and p in runs["pruner"].to_list()]
+    if not splines:
+        return absent(CLAIM_S2, f"no runs of the spline pruners {rules['spline_pruners']} in this study")
+    keys = CELL + ["seed"]
+    ok = runs.filter(~pl.col("failed").fill_null(False))
+    out = []
+    for spline in splines:
+        ours = ok.filter(pl.col("pruner") == spline).select(keys + ["accuracy"])
+        for other in [p for p in rules["spline_competitors"] if p in runs["pruner"].to_list()]:
+            pair = ours.join(ok.filter(pl.col("pruner") == other).select(keys + ["accuracy"]), on=keys,
+                             suffix="_other")
+            if not pair.height:
+                continue
+            est = paired_t((pair["accuracy"] - pair["accuracy_other"]).to_numpy())
+            out.append(interval_row(CLAIM_S2, "non-inferiority", float(rules["accuracy_margin"]), rules, est,
+                                    scope="equal sparsity, all models and seeds",
+                                    comparison=f"{spline} − {other} accuracy ({pair['accuracy'].mean():.4f} vs "
+                                               f"{pair['accuracy_other'].mean():.4f})",
+                                    baseline=other, primary=True))
+    return out or absent(CLAIM_S2, f"none of the competitors {rules['spline_competitors']} ran beside the spline "
+                                   f"pruners")
+
+
+CLAIM_L1 = register_claim(Claim(
+    "L1", LIU, "Static sparse networks (a fixed random topology) can outperform the dense model.",
+    "paired t-test over seeds of sparse − dense accuracy, per model and sparsity", ("per model and sparsity",),
+    "superiority", "any", "accuracy_vs_density", _l1))
+CLAIM_L2 = register_claim(Claim(
+    "L2", LIU, "Sparse networks grown from different initial topologies end far apart in topology (NNSTD near "
+    "the random null) yet reach similar accuracy.", "NNSTD between the final topologies of seed pairs relative to "
+    "random topologies, and their accuracy gap; intervals by the jackknife over seeds",
+    ("per model and sparsity",), "superiority", "all", "nnstd_runs", _l2))
+CLAIM_L3 = register_claim(Claim(
+    "L3", LIU, "Adaptive sparse connectivity (SET) finds many different sub-networks that outperform the dense "
+    "model.", "paired t-test over seeds of SET − dense accuracy, with NNSTD showing the networks differ",
+    ("per model and sparsity",), "superiority", "any", "accuracy_vs_density", _l3))
+CLAIM_S1 = register_claim(Claim(
+    "S1", YOU, "Early-bird tickets are detectable early in training and, retrained, reach the accuracy of full "
+    "training.", "detection epoch and retrained accuracy of every detector's ticket", ("per detector",),
+    "threshold", "all", "earlybird_distances", _s1))
+CLAIM_S2 = register_claim(Claim(
+    "S2", YOU, "Spline pruning (layer-wise and global) is on par with or better than the standard pruners at equal "
+    "sparsity.", "paired t-test of accuracy differences over (model, sparsity, seed), non-inferiority",
+    ("equal sparsity",), "non-inferiority", "all", "spline_comparison", _s2))
