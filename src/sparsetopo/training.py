@@ -56,7 +56,7 @@ class SGD:
     Nesterov), bit for bit, with the same ``state[param]["momentum_buffer"]``, ``param_groups`` and
     ``state_dict()`` layout, so dynamic-sparsity hooks and checkpoints treat both alike.
 
-    Why our own on CPU: building a ``torch.optim`` optimiser imports ``torch._dynamo`` (4.7-7.7 s in a job's
+    Why our own on CPU: building a ``torch.optim`` optimiser imports ``torch._dynamo`` (3.9-7.7 s in a job's
     process here, more than a whole default-study training job), and no variant steps meaningfully faster.
     ``benchmarks/bench_optimizer.py`` (1 thread, torch 2.14.1, fixed random gradients, momentum 0.9, weight
     decay 1e-4; best of 300 interleaved steps, on a shared 2-core machine) measured, in ms per step:
@@ -64,11 +64,11 @@ class SGD:
     ==========  ============  ===============  ================  =================  ==================
     model       ours, loop    ours, foreach    torch, foreach    torch, for-loop    fwd+bwd, batch 32
     ==========  ============  ===============  ================  =================  ==================
-    ResNet-20   1.19          1.01             1.25              1.38               604
-    CONV-6      6.01          6.85             7.08              6.14               1756
+    ResNet-20   1.22          0.95             1.13              1.26               445
+    CONV-6      4.90          5.13             6.00              5.19               1011
     ==========  ============  ===============  ================  =================  ==================
 
-    All four are within 20% of each other and below 1% of a forward + backward pass, so the CPU path keeps this
+    All four are within 25% of each other and below 1% of a forward + backward pass, so the CPU path keeps this
     class with the per-tensor loop (fastest for CONV-6's few large tensors; ``foreach=True``, the multi-tensor
     ``torch._foreach_*`` kernels, is bit-identical and slightly faster for ResNet-20's many small ones). On CUDA
     (not measurable here: no GPU) :func:`make_optimizer` uses ``torch.optim.SGD(foreach=True)``, the upstream
