@@ -255,3 +255,45 @@ def test_spline_pruner_prunes_redundant_unit_weights_first():
     assert not first[5].any() and not masks["net.4"][:, 5].any()
     assert first[2:5].all()
     assert int(first[0].sum() + first[1].sum()) == 6
+
+
+def test_options_come_from_the_validated_config(study_config):
+    from sparsetopo.earlybird import EARLYBIRD_OPTIONS, earlybird_options
+
+    opts = study_config["earlybird"]
+    assert set(EARLYBIRD_OPTIONS) <= set(opts)  # every option the experiment reads has a default in the schema
+    # the released detector settings (You et al.): FIFO 5 within 0.1; spline lookback 3 below 0.16
+    assert (opts["window"], opts["mask_threshold"], opts["lookback"], opts["spline_threshold"]) == (5, 0.1, 3, 0.16)
+    assert earlybird_options(opts) == {k: opts[k] for k in EARLYBIRD_OPTIONS} and "enabled" in opts
+    with pytest.raises(KeyError, match=r"\['l1'\] are missing"):
+        earlybird_options({k: v for k, v in opts.items() if k != "l1"})
+
+
+def test_record_roundtrip_table_and_figure_bytes(tmp_path):
+    from sparsetopo.earlybird import EarlyBirdRecorder, detections_from_matrices, distance_matrices
+    from sparsetopo.earlybird.figures import plot_distance_matrices
+    from sparsetopo.earlybird.records import load_record, matrices_frame, save_record
+
+    rng = np.random.default_rng(3)
+    recorder = EarlyBirdRecorder(torch.zeros(1))
+    recorder.gammas = [rng.random(20) for _ in range(7)]
+    recorder.patterns = _records([[rng.random((16, 5)) < 0.5, rng.random((16, 3)) < 0.5] for _ in range(7)])
+    save_record(tmp_path / "record.npz", recorder)
+    gammas, patterns = load_record(tmp_path / "record.npz")
+    np.testing.assert_array_equal(gammas, np.stack(recorder.gammas))
+    assert [p.bits for p in patterns] == [p.bits for p in recorder.patterns] == [[80, 48]] * 7
+    matrices = distance_matrices(gammas, patterns, (0.3, 0.5))
+    np.testing.assert_allclose(matrices["spline"], spline_distance_matrix(recorder.patterns))
+    assert list(matrices) == ["mask_p0.3", "mask_p0.5", "spline"]
+    frame = matrices_frame(matrices)
+    assert frame.height == 3 * 7 * 7
+    assert frame.filter((frame["signal"] == "spline") & (frame["epoch_i"] == 2) & (frame["epoch_j"] == 5))[
+        "distance"].item() == pytest.approx(matrices["spline"][2, 5])
+    detections = detections_from_matrices(matrices, gammas, {"window": 3, "mask_threshold": 1.0, "lookback": 2,
+                                                             "spline_threshold": 1.0})
+    assert detections == {"mask_p0.3": 2, "mask_p0.5": 2, "spline": 2}  # any mask is within 1.0 of any other
+    for run in ("a", "b"):
+        written = plot_distance_matrices(matrices, detections, tmp_path / run / "eb.png")
+        assert [p.name for p in written] == ["eb.png", "eb.pdf"]
+    for name in ("eb.png", "eb.pdf"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
