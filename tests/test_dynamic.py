@@ -474,3 +474,15 @@ def test_initial_masks_of_snfs_dsr_itop():
         SNFSHook({"decay": "linear"}, 0)
     with pytest.raises(ValueError, match="delta_t"):
         ITOPHook({"delta_t": 0}, 0)
+
+
+def test_unknown_dynamic_options_are_named():
+    with pytest.raises(ValueError, match=r"dsr: unknown option\(s\) \['delta'\]; known options: delta_t, init"):
+        DSRHook({"delta": 5}, 0)
+    with pytest.raises(ValueError, match=r"itop: unknown option\(s\) \['alpha'\]"):
+        ITOPHook({"alpha": 0.3}, 0)
+    with pytest.raises(ValueError, match=r"rigl: unknown option\(s\) \['prune_rate'\]"):
+        RigLHook({"prune_rate": 0.3}, 0)
+    for name in ("set", "rigl", "snfs", "dsr", "itop"):  # the registered defaults are accepted as they are
+        pruner = PRUNERS.get(name)
+        assert pruner.dynamic(dict(pruner.defaults), 0).updates == 0

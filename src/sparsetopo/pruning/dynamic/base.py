@@ -35,6 +35,14 @@ def ceil_fraction(fraction: float, count: int) -> int:
     return int(math.ceil(product - 1e-9 * max(1.0, abs(product))))
 
 
+def merge_options(name: str, defaults: Mapping[str, Any], options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``defaults`` updated with ``options``; an option the algorithm does not know is an error naming it."""
+    unknown = sorted(set(options or {}) - set(defaults))
+    if unknown:
+        raise ValueError(f"{name}: unknown option(s) {unknown}; known options: {', '.join(sorted(defaults))}")
+    return {**defaults, **dict(options or {})}
+
+
 def cosine_rate(initial: float, step: float, total: float, floor: float = COSINE_FLOOR) -> float:
     """Cosine-annealed prune rate: floor + (initial - floor)(1 + cos(pi step / total)) / 2 (step clipped)."""
     if total <= 0:

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from ..core import Masks, PruneContext, register_pruner
-from .base import DynamicHook, cosine_rate, floor_fraction, initial_mask, tensors_to, top_positions
+from .base import (DynamicHook, cosine_rate, floor_fraction, initial_mask, merge_options, tensors_to,
+                   top_positions)
 
 RIGL_DEFAULTS: dict[str, Any] = {"delta_t": 100, "end_fraction": 0.75, "alpha": 0.3}
 ITOP_DEFAULTS: dict[str, Any] = {"delta_t": 4000, "prune_rate": 0.5, "decay": "cosine", "end_fraction": 1.0,
@@ -51,7 +52,7 @@ class RigLHook(DynamicHook):
 
     def __init__(self, options: Mapping[str, Any], seed: int, defaults: Mapping[str, Any] = RIGL_DEFAULTS) -> None:
         super().__init__(seed)
-        opts = {**defaults, **dict(options or {})}
+        opts = merge_options(self.name, defaults, options)
         self.delta_t = int(opts["delta_t"])
         self.end_fraction = float(opts["end_fraction"])
         self.alpha = float(opts.get("alpha", opts.get("prune_rate", 0.3)))
@@ -101,7 +102,7 @@ class ITOPHook(RigLHook):
 
     def __init__(self, options: Mapping[str, Any], seed: int) -> None:
         super().__init__(options, seed, ITOP_DEFAULTS)
-        opts = {**ITOP_DEFAULTS, **dict(options or {})}
+        opts = merge_options(self.name, ITOP_DEFAULTS, options)
         self.decay = str(opts["decay"])
         if self.decay not in ("cosine", "constant"):
             raise ValueError(f"itop option decay must be 'cosine' or 'constant', got {self.decay!r}")

@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from ..core import Masks, PruneContext, register_pruner
-from .base import DynamicHook, allocate, ceil_fraction, cosine_rate, initial_mask, tensors_to, top_positions
+from .base import (DynamicHook, allocate, ceil_fraction, cosine_rate, initial_mask, merge_options, tensors_to,
+                   top_positions)
 
 SNFS_DEFAULTS: dict[str, Any] = {"prune_rate": 0.5, "decay": "cosine", "delta_t": None, "skip_last_epoch": True,
                                  "init": "uniform"}
@@ -49,7 +50,7 @@ class SNFSHook(DynamicHook):
 
     def __init__(self, options: Mapping[str, Any], seed: int) -> None:
         super().__init__(seed)
-        opts = {**SNFS_DEFAULTS, **dict(options or {})}
+        opts = merge_options("snfs", SNFS_DEFAULTS, options)
         self.prune_rate = float(opts["prune_rate"])
         self.decay = str(opts["decay"])
         self.delta_t = None if opts["delta_t"] is None else int(opts["delta_t"])

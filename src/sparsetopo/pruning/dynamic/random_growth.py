@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..core import Masks, PruneContext, register_pruner
-from .base import DynamicHook, allocate, floor_fraction, initial_mask
+from .base import DynamicHook, allocate, floor_fraction, initial_mask, merge_options
 
 SET_DEFAULTS: dict[str, Any] = {"zeta": 0.3, "skip_last_epoch": True, "regrow_init": "zero"}
 DSR_DEFAULTS: dict[str, Any] = {"delta_t": 100, "prune_rate": 0.3, "tolerance": 0.1, "threshold": 0.001,
@@ -63,7 +63,7 @@ class SETHook(DynamicHook):
 
     def __init__(self, options: Mapping[str, Any], seed: int) -> None:
         super().__init__(seed)
-        opts = {**SET_DEFAULTS, **dict(options or {})}
+        opts = merge_options("set", SET_DEFAULTS, options)
         self.zeta = float(opts["zeta"])
         self.skip_last_epoch = bool(opts["skip_last_epoch"])
         self.regrow_init = str(opts["regrow_init"])
@@ -112,7 +112,7 @@ class DSRHook(DynamicHook):
 
     def __init__(self, options: Mapping[str, Any], seed: int) -> None:
         super().__init__(seed)
-        opts = {**DSR_DEFAULTS, **dict(options or {})}
+        opts = merge_options("dsr", DSR_DEFAULTS, options)
         self.delta_t = int(opts["delta_t"])
         self.prune_rate = float(opts["prune_rate"])
         self.tolerance = float(opts["tolerance"])
