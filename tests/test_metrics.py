@@ -13,8 +13,13 @@ import pytest
 from sparsetopo.graph import Graph, save_graphs
 from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, graph_file_metrics, layer_metrics, normalised,
                                 topometrics)
-from sparsetopo.metrics import _common
+from sparsetopo.metrics import kernels
 from sparsetopo.metrics.motifs import motif_counts
+
+
+def sym(g: Graph):
+    """Canonical symmetric CSR (indptr, indices, data) of a graph."""
+    return kernels.csr(g.src, g.dst, g.weight, g.num_nodes, symmetric=True)
 
 
 def make(sizes, edges, weights=None, name="network", meta=None) -> Graph:
@@ -148,8 +153,8 @@ def test_core_numbers_random_graphs():
     for n, p in [(50, 0.05), (60, 0.2), (30, 0.6)]:
         u = nx.gnp_random_graph(n, p, seed=int(rng.integers(1000)))
         g = make([n], list(u.edges()))
-        a = _common.symmetric_csr(_common.directed_csr(g.src, g.dst, g.weight, n))
-        core = _common.core_numbers(a.indptr, a.indices)
+        indptr, indices, _ = sym(g)
+        core = kernels.core_numbers(indptr, indices)
         assert core.tolist() == [nx.core_number(u)[i] for i in range(n)]
 
 
@@ -202,9 +207,9 @@ def test_motif_estimator_unbiased_within_standard_errors():
     assert est["motifs3"] == exact["motifs3"]
     # several seeds: the z-scores average out near 0 (unbiasedness)
     z = []
+    indptr, indices, _ = sym(g)
     for s in range(5):
-        e = motif_counts(_common.symmetric_csr(_common.directed_csr(g.src, g.dst, g.weight, n)),
-                         seed=s, mode="estimate", budget_seconds=0.05)
+        e = motif_counts(indptr, indices, seed=s, mode="estimate", budget_seconds=0.05)
         z.append((e["motifs4"] - exact["motifs4"]) / e["motifs4_stderr"])
     assert abs(np.mean(z)) < 3
 
@@ -278,7 +283,7 @@ def test_graph_file_metrics_and_summaries(tmp_path):
         graph_file_metrics(tmp_path / "r.npz", ramanujn=True)
 
 
-def test_connectivity_certificate_preserves_bridges_and_cut_nodes():
+def test_bridges_and_cut_nodes_match_networkx():
     rng = np.random.default_rng(21)
     for t in range(80):
         n = int(rng.integers(4, 30))
@@ -286,11 +291,78 @@ def test_connectivity_certificate_preserves_bridges_and_cut_nodes():
         u = nx.gnp_random_graph(n, p, seed=t)
         if u.number_of_edges() == 0:
             continue
-        g = make([n], list(u.edges()))
-        a = _common.symmetric_csr(_common.directed_csr(g.src, g.dst, g.weight, n))
+        indptr, indices, _ = sym(make([n], list(u.edges())))
         expect = (len(list(nx.bridges(u))), len(list(nx.articulation_points(u))))
-        assert _common.bridges_and_articulation(a) == expect
-        assert _common.bridges_and_articulation(a, certificate=False) == expect
-        rows, cols = _common.connectivity_certificate(a)
-        assert len(rows) <= 2 * (n - 1)
-        assert all(u.has_edge(int(x), int(y)) for x, y in zip(rows, cols))
+        assert kernels.bridges_and_cut_nodes(indptr, indices) == expect
+        assert kernels.component_count(*(np.asarray(list(u.edges()), dtype=np.int32).reshape(-1, 2).T), n) == \
+            nx.number_connected_components(u)
+
+
+def test_toy_metric_registered_once_reaches_every_output(tmp_path):
+    from sparsetopo.metrics import METRICS, feature_columns, register_metric, unregister_metric
+
+    @register_metric("toy_leaves", scope="both", family="local", normaliser="N", integer=True, needs=("degrees",))
+    def toy_leaves(ctx):
+        return float(np.count_nonzero(ctx.out_degree + ctx.in_degree == 1))
+
+    def toy_pair(ctx):  # a group: one function, two metrics
+        return {"toy_max_weight": float(ctx.graph.weight.max()), "toy_parts": float(len(ctx.graph.part_names))}
+
+    register_metric("toy_max_weight", toy_pair, scope="network", family="strength")
+    register_metric("toy_parts", toy_pair, scope="layer", family="size", feature=False)
+    try:
+        path = make([1, 1, 1, 1], [(0, 1), (1, 2), (2, 3)], [1, 2, 3])
+        r = topometrics(path)
+        assert list(r)[-2:] == ["toy_leaves", "toy_max_weight"] and "toy_parts" not in r
+        assert (r["toy_leaves"], r["toy_max_weight"]) == (2.0, 3.0)
+        assert normalised(r)["toy_leaves_norm"] == pytest.approx(0.5)
+        star = make([1, 4], [(0, i) for i in range(1, 5)], meta={"density": 1.0})
+        lr = layer_metrics(star)
+        assert (lr["toy_leaves"], lr["toy_parts"]) == (4.0, 2.0) and "toy_max_weight" not in lr
+        assert "toy_leaves_norm" in feature_columns("multipartite")
+        assert "toy_max_weight" in feature_columns("multipartite")
+        assert "toy_leaves" in feature_columns("layer") and "toy_parts" not in feature_columns("layer")
+        assert not {"toy_leaves", "toy_parts"} & set(feature_columns("ramanujan"))
+        save_graphs(tmp_path / "m.npz", [path], "multipartite", {"seed": 0})
+        assert graph_file_metrics(tmp_path / "m.npz")["toy_leaves_norm"] == pytest.approx(0.5)
+        with pytest.raises(ValueError, match="already registered"):
+            register_metric("toy_leaves", toy_leaves, scope="both", family="local")
+    finally:
+        for name in ("toy_leaves", "toy_max_weight", "toy_parts"):
+            unregister_metric(name)
+    assert "toy_leaves" not in topometrics(path) and "toy_leaves" not in METRICS
+    with pytest.raises(ValueError, match="scope"):
+        register_metric("bad", toy_leaves, scope="graph", family="local")
+    with pytest.raises(ValueError, match="normaliser"):
+        register_metric("bad", toy_leaves, scope="both", family="local", normaliser="V")
+    assert "bad" not in METRICS
+
+
+def test_registry_columns_and_released_layouts():
+    from sparsetopo.analysis import published
+    from sparsetopo.metrics import feature_columns, metric_specs, released_columns
+
+    # the columns the analyses used before the registry existed (the lead's feature sets read these)
+    assert feature_columns("multipartite") == [
+        "sink_nodes_norm", "source_nodes_norm", "disconnected_nodes_norm", "removable_out_edges_norm",
+        "removable_in_edges_norm", "one_hop_norm", "two_hop_norm", "motifs3_norm", "motifs4_norm", "strength_norm",
+        "k_core_norm", "cut_edges_norm", "cut_nodes_norm", "mean_component_size_norm", "components",
+        "spectral_gap", "spectral_gap_paper", "spectral_radius"]
+    assert feature_columns("layer") == ["one_hop", "motifs3", "motifs4", "strength", "k_core", "cut_edges",
+                                        "cut_nodes", "components", "mean_component_size", "spectral_gap",
+                                        "spectral_gap_paper", "spectral_radius"]
+    assert set(feature_columns("ramanujan")) == {"delta_r_norm", "imdb_norm", "iterative_weighted_spectral_gap",
+                                                 "weighted_spectral_gap", "delta_r", "imdb"}
+    with pytest.raises(ValueError, match="unknown metric table"):
+        feature_columns("rolled")
+    # the published reader's mappings come from the registry
+    assert published.MULTIPARTITE_RELEASED == {s.name: (s.released, s.normaliser, s.integer)
+                                               for s in metric_specs("multipartite")}
+    assert published.MULTIPARTITE_RELEASED["cut_nodes"] == ("cut-nodes", "E", True)
+    assert published.MULTIPARTITE_RELEASED["mean_component_size"] == ("mean_connected_components", "N", False)
+    assert released_columns("bge_old")["spectral_radius"] == "spectral_radius_laplacian_weighted_undirected"
+    assert published._BGE_NEW == released_columns("bge_new") and published._BGE_OLD == released_columns("bge_old")
+    assert released_columns("ramanujan") == {"delta_r_norm": "degree_bound", "imdb_norm": "iterative_degree_bound",
+                                             "iterative_weighted_spectral_gap": "iterative_spectral_gap"}
+    assert "density" not in published.LAYER_METRICS and "motifs4_stderr" not in published.LAYER_METRICS
+    assert published.LAYER_INT == {"nodes", "edges", "cut_edges", "cut_nodes", "components"}

@@ -55,7 +55,7 @@ def mixed_layer() -> Graph:
 
 def test_mixed_layer_groups_by_hand():
     g = mixed_layer()
-    r = ramanujan(g, group_rule="hoang")
+    r = ramanujan(g)
     # zero-degree nodes removed: 10 left, 6 right nodes, 24 edges
     assert r["mean_degree_left"] == pytest.approx(24 / 10) and r["mean_degree_right"] == pytest.approx(24 / 6)
     assert math.isnan(r["delta_r"]) and math.isnan(r["delta_r_norm"])  # d̄l = 2.4 < 3
@@ -73,14 +73,57 @@ def test_mixed_layer_groups_by_hand():
     assert r["weighted_spectral_gap"] == pytest.approx(mags[0] - mags[2])
 
 
-def test_group_rules():
-    # "hoang" considers groups with >= 3 nodes (degrees 3 and 2 here), "mge" groups of degree >= 3
-    # (degrees 3 and 4). Δr needs d̄l >= 3 and d̄r >= 3, and d̄r of a group is at most its size, so
-    # both rules keep exactly the groups with degree >= 3 and size >= 3: identical results.
-    g = mixed_layer()
-    assert ramanujan(g, group_rule="hoang") == ramanujan(g, group_rule="mge")
-    with pytest.raises(ValueError, match="group_rule"):
-        ramanujan(g, group_rule="other")
+def test_groups_where_delta_r_is_undefined_are_skipped():
+    # left 0-1: degree 3 onto right 0-2 (a group of 2 nodes: mean right degree 2 < 3, Δr undefined);
+    # left 2-7: degree 2 (mean left degree 2 < 3). Neither group counts, whatever the original codes' group rule.
+    edges = [(i, j) for i in range(2) for j in range(3)]
+    edges += [(2 + i, 3 + (i % 3)) for i in range(6)] + [(2 + i, 3 + ((i + 1) % 3)) for i in range(6)]
+    r = ramanujan(layer(8, 6, edges))
+    assert r["imdb_groups"] == 0 and math.isnan(r["imdb"]) and math.isnan(r["iterative_weighted_spectral_gap"])
+
+
+def _imdb_by_definition(mask: np.ndarray, w: np.ndarray) -> tuple[float, float, int]:
+    """IMDB and the iterative weighted gap straight from the definition (dense eigenvalues per group)."""
+    deltas, gaps = [], []
+    deg = mask.sum(1)
+    for d in np.unique(deg[deg > 0]):
+        rows = deg == d
+        sub, subw = mask[rows], w[rows]
+        cols = sub.any(0)
+        sub, subw = sub[:, cols], subw[:, cols]
+        nl, nr = sub.shape
+        dl, dr = sub.sum() / nl, sub.sum() / nr
+        if dl < 3 or dr < 3:
+            continue
+        def mags(b):
+            a = np.zeros((nl + nr, nl + nr))
+            a[:nl, nl:] = b
+            a += a.T
+            return np.sort(np.abs(np.linalg.eigvalsh(a)))[::-1]
+        m = mags(sub.astype(float))
+        deltas.append(math.sqrt(dl - 1) + math.sqrt(dr - 1) - m[2])
+        mw = mags(subw)
+        gaps.append(mw[0] - mw[2])
+    if not deltas:
+        return math.nan, math.nan, 0
+    return float(np.mean(deltas)), float(np.mean(gaps)), len(deltas)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_imdb_against_the_definition(seed):
+    rng = np.random.default_rng(seed)
+    nl, nr = 40, 12
+    degrees = rng.choice([1, 2, 4, 5, 6], size=nl)  # groups of 8 nodes on average; two are below degree 3
+    mask = np.zeros((nl, nr), dtype=bool)
+    for i, d in enumerate(degrees):
+        mask[i, rng.choice(nr, size=d, replace=False)] = True
+    w = np.where(mask, rng.random((nl, nr)) + 0.1, 0.0)
+    ii, jj = np.nonzero(mask)
+    r = ramanujan(layer(nl, nr, np.stack([ii, jj], 1), w[ii, jj]))
+    imdb, gap, groups = _imdb_by_definition(mask, w)
+    assert r["imdb_groups"] == groups and groups >= 2
+    assert r["imdb"] == pytest.approx(imdb, rel=1e-6)
+    assert r["iterative_weighted_spectral_gap"] == pytest.approx(gap, rel=1e-5)
 
 
 def test_two_groups_mean_and_random_cross_check():

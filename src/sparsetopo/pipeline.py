@@ -312,7 +312,7 @@ def measure_run(cfg: Mapping[str, Any], run: Run, graphs: Mapping[str, str], out
                 layer = {"layer": g.name, "layer_index": int(g.meta.get("layer_index", 0)),
                          "params": int(g.meta.get("params", 0)), "density": float(g.meta.get("density", math.nan))}
                 if name == "ramanujan":
-                    values = ramanujan(g, seed=seed, group_rule=mcfg.get("ramanujan_group_rule", "hoang"))
+                    values = ramanujan(g, seed=seed)
                 else:
                     values = layer_metrics(g, seed=seed)
                 values = {k: v for k, v in values.items() if k not in layer}

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping
 import polars as pl
 
 from ..collect import layer_summary
+from ..metrics.registry import metric_names, metric_specs, released_columns
 
 log = logging.getLogger(__name__)
 
@@ -47,49 +48,25 @@ NUM_CLASSES = {"mnist5k": 10, "digits": 10, "cifar10": 10, "cifar100": 100, "tin
 RUN_KEYS = ["dataset", "model", "pruner", "sparsity", "seed"]
 JOINED = ["accuracy", "dense_accuracy", "accuracy_drop", "relative_accuracy_drop", "failed", "collapsed"]
 
+# Column mappings of the released tables, derived from the metric registry (sparsetopo.metrics.registry).
 #: multipartite metric -> (released column, normaliser "N"/"E"/None, is an integer count)
 MULTIPARTITE_RELEASED: dict[str, tuple[str | None, str | None, bool]] = {
-    "nodes": ("nodes", None, True),
-    "edges": ("edges", None, True),
-    "sink_nodes": ("sink_nodes", "N", True),
-    "source_nodes": ("source_nodes", "N", True),
-    "disconnected_nodes": ("disc_nodes", "N", True),
-    "removable_out_edges": ("r-out", "E", True),
-    "removable_in_edges": ("r-in", "E", True),
-    "one_hop": ("1-hop_nei", "E", False),
-    "two_hop": ("2-hop_nei", "E", False),
-    "motifs3": (None, "E", False),
-    "motifs4": ("motif", "E", False),
-    "motifs4_stderr": (None, None, False),
-    "strength": ("avg_node_strength", "E", False),
-    "k_core": ("k-core", "E", False),
-    "cut_edges": ("cut-edges", "E", True),
-    "cut_nodes": ("cut-nodes", "E", True),
-    "components": ("no_connected_components", None, True),
-    "mean_component_size": ("mean_connected_components", "N", False),
-    "spectral_gap": (None, None, False),
-    "spectral_gap_paper": ("spectral_gap", None, False),
-    "spectral_radius": ("spectral_radius", None, False),
-}
+    s.name: (s.released, s.normaliser, s.integer) for s in metric_specs("multipartite")}
 MULTIPARTITE_METRICS = list(MULTIPARTITE_RELEASED)
 MULTIPARTITE_NORM = [m for m, (_, norm, _) in MULTIPARTITE_RELEASED.items() if norm is not None]
 
-LAYER_METRICS = ["nodes", "edges", "one_hop", "motifs3", "motifs4", "strength", "k_core", "cut_edges", "cut_nodes",
-                 "components", "mean_component_size", "spectral_gap", "spectral_gap_paper", "spectral_radius"]
-LAYER_INT = {"nodes", "edges", "cut_edges", "cut_nodes", "components"}
+#: per-layer metrics of the released BGE tables: those with a released column or used as features (density is a
+#: layer column, LAYER_COLUMNS)
+LAYER_METRICS = [s.name for s in metric_specs("layer")
+                 if s.name != "density" and (s.feature or s.released_bge_old or s.released_bge_new)]
+LAYER_INT = {s.name for s in metric_specs("layer") if s.integer and s.name in LAYER_METRICS}
 LAYER_COLUMNS = ["layer", "layer_index", "params", "density"]
-RAMANUJAN_METRICS = ["mean_degree_left", "mean_degree_right", "delta_r", "delta_r_norm", "imdb", "imdb_norm",
-                     "imdb_groups", "weighted_spectral_gap", "iterative_weighted_spectral_gap"]
+RAMANUJAN_METRICS = metric_names("ramanujan")
+#: Ramanujan metric -> column of the released Ramanujan files
+RAMANUJAN_RELEASED = released_columns("ramanujan")
 
-_BGE_OLD = {"nodes": "nodes", "edges": "edges", "one_hop": "nei_one_hop", "motifs4": "motifs_count",
-            "strength": "strenght_all", "k_core": "coreness_all", "cut_edges": "bridges", "cut_nodes": "a_point",
-            "components": "weak_clusters", "mean_component_size": "mean_weak",
-            "spectral_gap_paper": "spectral_gap_weighted_undirected",
-            "spectral_radius": "spectral_radius_laplacian_weighted_undirected"}
-_BGE_NEW = {"nodes": "nodes", "edges": "edges", "one_hop": "1-hop_nei", "motifs4": "motif",
-            "strength": "avg_node_strength", "k_core": "k-core", "cut_edges": "cut-edges", "cut_nodes": "cut-nodes",
-            "components": "no_connected_components", "mean_component_size": "mean_connected_components",
-            "spectral_gap_paper": "spectral_gap", "spectral_radius": "spectral_radius"}
+_BGE_OLD = released_columns("bge_old")
+_BGE_NEW = released_columns("bge_new")
 
 TABLE_NAMES = ("multipartite", "rolled", "rolled_channel", "ramanujan",
                "rolled_summary", "rolled_channel_summary", "ramanujan_summary")
@@ -319,9 +296,7 @@ def _join_ramanujan(rolled: pl.DataFrame, ram_raw: pl.DataFrame, name: str) -> p
                                      f"{first}, {int((~ok).sum())} rows in all); the join by row order is unsafe")
     values = {
         "params": ram["no_params"].cast(pl.Float64).round(0).cast(pl.Int64) if "no_params" in ram.columns else None,
-        "delta_r_norm": ram["degree_bound"].cast(pl.Float64),
-        "imdb_norm": ram["iterative_degree_bound"].cast(pl.Float64),
-        "iterative_weighted_spectral_gap": ram["iterative_spectral_gap"].cast(pl.Float64),
+        **{m: ram[col].cast(pl.Float64) for m, col in RAMANUJAN_RELEASED.items()},
     }
     base = rolled.select(RUN_KEYS + ["accuracy", "layer", "layer_index", "density", "edges"])
     out = base.with_columns(

@@ -1,10 +1,18 @@
-"""Topological metrics of graphs in the common format (``specs/metrics.md``)."""
+"""Topological metrics of graphs in the common format (docs: metrics), registered once each in ``METRICS``.
 
-from .ramanujan import RAMANUJAN_KEYS, ramanujan
-from .topo import (LAYER_KEYS, NORM_BY_EDGES, NORM_BY_NODES, TOPOMETRIC_KEYS, graph_file_metrics,
-                          layer_metrics, normalised, topometrics)
+``topometrics`` (end to end, multipartite encoding), ``layer_metrics`` (one bipartite layer graph) and
+``ramanujan`` (one rolled layer) evaluate the registered metrics of their table; ``normalised`` adds the
+released data's ``_norm`` columns; ``feature_columns`` names the columns the analyses use. Adding a metric is
+one ``register_metric`` call (see ``registry``).
+"""
+
+from .registry import (METRICS, MetricSpec, feature_columns, metric_names, metric_specs, normalised,
+                       register_metric, released_columns, unregister_metric)
+from .topo import LAYER_KEYS, TOPOMETRIC_KEYS, graph_file_metrics, layer_metrics, topometrics
+from .ramanujan import RAMANUJAN_KEYS, ramanujan  # noqa: E402  (registered after the topometrics)
 
 __all__ = [
-    "topometrics", "normalised", "layer_metrics", "ramanujan", "graph_file_metrics",
-    "TOPOMETRIC_KEYS", "LAYER_KEYS", "RAMANUJAN_KEYS", "NORM_BY_NODES", "NORM_BY_EDGES",
+    "METRICS", "MetricSpec", "register_metric", "unregister_metric", "metric_specs", "metric_names",
+    "feature_columns", "released_columns", "normalised", "topometrics", "layer_metrics", "ramanujan",
+    "graph_file_metrics", "TOPOMETRIC_KEYS", "LAYER_KEYS", "RAMANUJAN_KEYS",
 ]

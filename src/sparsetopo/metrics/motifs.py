@@ -2,7 +2,8 @@
 
 A node set induces a (weakly) connected subgraph of the directed graph G iff it induces a connected
 subgraph of its undirected simple version U, so the number of connected induced k-node subgraphs of
-G summed over all directed isomorphism classes equals that of U; both counts are computed on U.
+G summed over all directed isomorphism classes equals that of U; both counts are computed on U, given
+as a canonical symmetric CSR (sorted rows, no self-loops, no repeats; see ``kernels``).
 
 * 3 nodes (always exact): Σ_v C(d_v, 2) − 2·T (wedges minus twice the triangles).
 * 4 nodes, exact: non-induced counts of the six connected 4-node graphs (3-star, 3-path, 4-cycle,
@@ -12,10 +13,13 @@ G summed over all directed isomorphism classes equals that of U; both counts are
   Uniformly sampling one of the Σ_e (d_u−1)(d_v−1) non-backtracking 3-walks u'-u-v-v' or the
   Σ_v C(d_v,3) 3-stars and scoring 1/τ(induced subgraph) (0 for a walk that closes a triangle) gives
   an unbiased estimate  (#walks + #stars) · mean(score)  with standard error
-  (#walks + #stars) · sd(score) / √samples. Seeded by ``np.random.default_rng(seed)``.
+  (#walks + #stars) · sd(score) / √samples. The random numbers come from ``np.random.default_rng(seed)``.
 
 Triangles are looked for only on edges whose two parts have a common neighbouring part (a triangle
-needs its three part pairs connected), which makes them cheap on layered graphs.
+needs its three part pairs connected), which makes them cheap on layered graphs. Every kernel is
+compiled (numba) and O(N + E) except the triangle scan (Σ over kept edges of the larger endpoint's
+kept degree) and the exact 4-cycle count (Σ_v d_v², the reason ``motifs4="auto"`` falls back to the
+estimator on large graphs).
 """
 
 from __future__ import annotations
@@ -23,239 +27,299 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sp
+from numba import njit
 
-from ._common import BLOCK_ENTRIES, chunk_bounds, has_edge, pattern
+from .kernels import unsigned
 
-#: Assumed sparse-product throughput (multiply-adds per second) that converts the time budget into a
-#: deterministic work limit for ``motifs4="auto"`` (calibrated on the 2-core development machine).
+#: Assumed throughput (multiply-adds per second) that converts the time budget into a deterministic
+#: work limit for ``motifs4="auto"``. Kept at the value calibrated for the former sparse-product code so
+#: that "auto" makes the same exact/estimate choice as before (the compiled count is several times
+#: faster, so an exact count now takes well under its budget).
 PRODUCT_RATE = 4.0e7
 #: Estimator samples per second of budget.
 SAMPLES_PER_SECOND = 40_000
-#: Row-chunk size for sparse products (multiply-adds per chunk); bounds temporary memory.
-CHUNK_WORK = 4_000_000
 
 
-def _c2(x: np.ndarray) -> float:
-    x = x.astype(np.float64)
-    return float(np.sum(x * (x - 1) / 2))
+@njit(cache=True)
+def _part_pairs(indptr, indices, part_id, n_parts):
+    pp = np.zeros((n_parts, n_parts), dtype=np.bool_)
+    for u in range(len(indptr) - 1):
+        pu = part_id[u]
+        for p in range(indptr[u], indptr[u + 1]):
+            pp[pu, part_id[indices[p]]] = True
+    return pp
 
 
-def _c3(x: np.ndarray) -> float:
-    x = x.astype(np.float64)
-    return float(np.sum(x * (x - 1) * (x - 2) / 6))
-
-
-def _triangle_edges(p: sp.csr_array, part_id: np.ndarray | None) -> sp.csr_array:
-    """Symmetric 0/1 pattern of the edges that can lie on a triangle: both parts of the edge must have a
-    common neighbouring part (a part may neighbour itself). Built in row blocks to bound memory."""
-    n = p.shape[0]
+def _allowed_pairs(indptr, indices, part_id: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(node -> part, part-pair filter): an edge can lie on a triangle only if its two parts are adjacent
+    and have a common neighbouring part (a part may neighbour itself)."""
+    n = len(indptr) - 1
     if part_id is None:
-        return pattern(p)
-    n_parts = int(part_id.max()) + 1 if len(part_id) else 0
-    deg = np.diff(p.indptr)
-    blocks = chunk_bounds(deg.astype(np.float64) + 1, BLOCK_ENTRIES)
-    pp = np.zeros((n_parts, n_parts), dtype=bool)
-    for r0, r1 in blocks:
-        e0, e1 = int(p.indptr[r0]), int(p.indptr[r1])
-        pp[np.repeat(part_id[r0:r1], deg[r0:r1]), part_id[p.indices[e0:e1]]] = True
+        return np.zeros(n, dtype=np.int32), np.ones((1, 1), dtype=np.bool_)
+    part_id = np.ascontiguousarray(part_id, dtype=np.int32)
+    n_parts = int(part_id.max()) + 1 if n else 1
+    pp = _part_pairs(indptr, indices, part_id, n_parts)
     pp = pp | pp.T
     common = (pp.astype(np.float64) @ pp.astype(np.float64)) > 0
-    allowed = pp & common
-    kept, counts = [], np.zeros(n, dtype=np.int64)
-    for r0, r1 in blocks:
-        e0, e1 = int(p.indptr[r0]), int(p.indptr[r1])
-        prow = np.repeat(part_id[r0:r1], deg[r0:r1])
-        mask = allowed[prow, part_id[p.indices[e0:e1]]]
-        if mask.any():
-            kept.append(p.indices[e0:e1][mask])
-            cm = np.concatenate([[0], np.cumsum(mask)])
-            counts[r0:r1] = cm[p.indptr[r0 + 1:r1 + 1] - e0] - cm[p.indptr[r0:r1] - e0]
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(p.indptr.dtype)
-    indices = np.concatenate(kept) if kept else np.zeros(0, dtype=p.indices.dtype)
-    return sp.csr_array((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=p.shape)
+    return part_id, np.ascontiguousarray(pp & common)
 
 
-def _triangle_stats(f: sp.csr_array) -> dict[str, object]:
-    """Per-edge triangle counts on the (filtered) symmetric pattern f."""
-    n = f.shape[0]
-    deg = np.diff(f.indptr).astype(np.float64)
-    work = np.zeros(n) if f.nnz == 0 else f @ deg
-    tri_entries = 0.0
-    c2_entries = 0.0
+@njit(cache=True)
+def _triangles(indptr, indices, part_id, allowed, with_k4):
+    """(Σ_e t_e, Σ_e C(t_e, 2), per-node triangle counts, K4 count) over undirected edges e = (u < v)
+    whose part pair is allowed; t_e = common (allowed) neighbours of e. K4 only when ``with_k4``."""
+    n = len(indptr) - 1
+    mark = np.full(n, -1, dtype=np.int64)
+    mark2 = np.full(n, -1, dtype=np.int64)
     t_node = np.zeros(n, dtype=np.float64)
-    k4_rows, k4_cols = [], []
-    for r0, r1 in chunk_bounds(work + 1, CHUNK_WORK):
-        fr = f[r0:r1]
-        t = (fr @ f).multiply(fr).tocsr()  # entries: common neighbours of each edge
-        t.eliminate_zeros()
-        data = t.data.astype(np.float64)
-        tri_entries += data.sum()
-        c2_entries += float(np.sum(data * (data - 1) / 2))
-        t_node[r0:r1] += np.asarray(t.sum(axis=1)).ravel()
-        big = t.data >= 2
-        if big.any():
-            coo = t.tocoo()
-            k4_rows.append(coo.row[big].astype(np.int64) + r0)
-            k4_cols.append(coo.col[big].astype(np.int64))
-    triangles = tri_entries / 6.0
-    t_node /= 2.0  # each triangle at v is seen through both of its edges at v
-    k4 = _k4_count(np.concatenate(k4_rows) if k4_rows else np.zeros(0, np.int64),
-                   np.concatenate(k4_cols) if k4_cols else np.zeros(0, np.int64), n)
-    return {"triangles": triangles, "diamonds": c2_entries / 2.0, "t_node": t_node, "k4": k4}
+    common = np.empty(n, dtype=np.int64)
+    tri = 0.0
+    c2 = 0.0
+    k4x6 = 0.0
+    for u in range(n):
+        pu = part_id[u]
+        for p in range(indptr[u], indptr[u + 1]):
+            w = indices[p]
+            if allowed[pu, part_id[w]]:
+                mark[w] = u
+        for p in range(indptr[u], indptr[u + 1]):
+            v = indices[p]
+            if v <= u or not allowed[pu, part_id[v]]:
+                continue
+            pv = part_id[v]
+            t = 0
+            for q in range(indptr[v], indptr[v + 1]):
+                w = indices[q]
+                if mark[w] == u and allowed[pv, part_id[w]]:
+                    common[t] = w
+                    t += 1
+            if t == 0:
+                continue
+            tri += t
+            c2 += t * (t - 1) / 2.0
+            t_node[u] += t
+            t_node[v] += t
+            if with_k4 and t >= 2:
+                edge_id = u * n + v
+                for i in range(t):
+                    mark2[common[i]] = edge_id
+                for i in range(t):
+                    w = common[i]
+                    for q in range(indptr[w], indptr[w + 1]):
+                        x = indices[q]
+                        if x > w and mark2[x] == edge_id:
+                            k4x6 += 1.0
+    for u in range(n):
+        t_node[u] /= 2.0
+    return tri, c2, t_node, k4x6 / 6.0
 
 
-def _k4_count(rows: np.ndarray, cols: np.ndarray, n: int) -> float:
-    """K4 count on the edges that lie on >= 2 triangles (all K4 edges do)."""
-    up = rows < cols
-    rows, cols = rows[up], cols[up]
-    if len(rows) < 6:
-        return 0.0
-    d = sp.csr_array((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
-    d.sum_duplicates()
-    d.sort_indices()
-    dt = d.T.tocsr()
-    coo = d.tocoo()
-    us, vs = coo.row.astype(np.int64), coo.col.astype(np.int64)
-    outdeg = np.diff(d.indptr).astype(np.float64)
+@njit(cache=True)
+def _pair_c2(indptr, indices, start):
+    """Σ over pairs u < w with ``start[u]`` of C(c_uw, 2), c_uw = common neighbours. Cost Σ_v d_v² over
+    the neighbours v of the start nodes."""
+    n = len(indptr) - 1
+    cnt = np.zeros(n, dtype=np.int64)
+    touched = np.empty(n, dtype=np.int64)
     total = 0.0
-    for e0, e1 in chunk_bounds(outdeg[us] + outdeg[vs] + 1, CHUNK_WORK):
-        r = d[us[e0:e1]].multiply(d[vs[e0:e1]]).tocsr()  # common out-neighbours w (triangles u<v<w)
-        if r.nnz == 0:
+    for u in range(n):
+        if not start[u]:
             continue
-        total += float((r @ dt).multiply(r).sum())
+        k = 0
+        for p in range(indptr[u], indptr[u + 1]):
+            v = indices[p]
+            for q in range(indptr[v], indptr[v + 1]):
+                w = indices[q]
+                if w > u:
+                    if cnt[w] == 0:
+                        touched[k] = w
+                        k += 1
+                    cnt[w] += 1
+        for i in range(k):
+            c = cnt[touched[i]]
+            total += c * (c - 1) / 2.0
+            cnt[touched[i]] = 0
     return total
 
 
-def _pair_c2_sum(m: sp.csr_array) -> float:
-    """Σ over ordered pairs u != w of C(c_uw, 2), c = common neighbours = (M M^T)_uw."""
-    mt = m.T.tocsr()
-    coldeg = np.diff(mt.indptr).astype(np.float64)
-    work = m @ coldeg
-    rowdeg = np.diff(m.indptr)
-    total = 0.0
-    for r0, r1 in chunk_bounds(work + 1, CHUNK_WORK):
-        c = (m[r0:r1] @ mt).data.astype(np.float64)
-        total += float(np.sum(c * (c - 1) / 2))
-    return total - _c2(rowdeg)  # remove the diagonal c_uu = d_u
+@njit(cache=True)
+def _degree_sums(indptr, indices):
+    """(Σ_v C(d,2), Σ_v C(d,3), Σ_undirected edges (d_u−1)(d_v−1), per-row walk weights
+    (d_u − 1)·Σ_{v∈N(u)} (d_v − 1))."""
+    n = len(indptr) - 1
+    c2 = 0.0
+    c3 = 0.0
+    paths = 0.0
+    row_w = np.zeros(n, dtype=np.float64)
+    for u in range(n):
+        d = float(np.int64(indptr[u + 1]) - np.int64(indptr[u]))
+        c2 += d * (d - 1) / 2.0
+        c3 += d * (d - 1) * (d - 2) / 6.0
+        s = 0.0
+        for p in range(indptr[u], indptr[u + 1]):
+            v = indices[p]
+            s += np.int64(indptr[v + 1]) - np.int64(indptr[v]) - 1
+        if d >= 1:
+            row_w[u] = (d - 1) * s
+        paths += row_w[u]
+    return c2, c3, paths / 2.0, row_w
 
 
-def c4_work(p: sp.csr_array, sides: tuple[np.ndarray, np.ndarray] | None) -> float:
-    """Multiply-adds the exact 4-cycle count needs (deterministic, decides ``motifs4='auto'``)."""
-    deg = np.diff(p.indptr).astype(np.float64)
-    if sides is None:
-        return float(np.sum(deg * deg))
-    left, right = sides
-    return float(min(np.sum(deg[left] ** 2), np.sum(deg[right] ** 2)))
+@njit(cache=True)
+def _has_edge(indptr, indices, a, b):
+    lo = np.int64(indptr[a])
+    hi = np.int64(indptr[a + 1])
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if indices[mid] < b:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and indices[lo] == b
 
 
-def _four_cycles(p: sp.csr_array, sides: tuple[np.ndarray, np.ndarray] | None) -> float:
-    if sides is None:
-        return _pair_c2_sum(p) / 4.0
-    left, right = sides
-    deg = np.diff(p.indptr).astype(np.float64)
-    # common-neighbour products over the side whose opposite side has the smaller Σ d²
-    side = left if np.sum(deg[right] ** 2) <= np.sum(deg[left] ** 2) else right
-    m = p[side]
-    return _pair_c2_sum(m) / 2.0
+@njit(cache=True)
+def _pick_excluding(indptr, indices, row, exclude, r):
+    """A uniform neighbour of ``row`` other than ``exclude`` (which is a neighbour) from one uniform r."""
+    start = np.int64(indptr[row])
+    d = np.int64(indptr[row + 1]) - start
+    j = min(np.int64(r * (d - 1)), d - 2)
+    lo = start
+    hi = start + d
+    while lo < hi:  # position of ``exclude`` in the sorted row
+        mid = (lo + hi) // 2
+        if indices[mid] < exclude:
+            lo = mid + 1
+        else:
+            hi = mid
+    if j >= lo - start:
+        j += 1
+    return indices[start + j]
 
 
-def _tau(adj: np.ndarray) -> np.ndarray:
-    """Number of spanning trees of 4-node graphs given as (s, 4, 4) adjacency (Kirchhoff)."""
-    lap = np.einsum("sij->si", adj)[:, :, None] * np.eye(4)[None] - adj
-    return np.rint(np.linalg.det(lap[:, :3, :3])).astype(np.int64)
+@njit(cache=True)
+def _score(indptr, indices, q):
+    """1/τ of the subgraph induced by 4 distinct nodes (τ = spanning trees, Kirchhoff), 0 if not distinct."""
+    for i in range(4):
+        for j in range(i + 1, 4):
+            if q[i] == q[j]:
+                return 0.0
+    lap = np.zeros((4, 4))
+    for i in range(4):
+        for j in range(i + 1, 4):
+            if _has_edge(indptr, indices, q[i], q[j]):
+                lap[i, j] = lap[j, i] = -1.0
+                lap[i, i] += 1.0
+                lap[j, j] += 1.0
+    m = lap[:3, :3]
+    det = (m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1]) - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
+           + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0]))
+    tau = round(det)
+    return 1.0 / tau if tau >= 1 else 0.0
 
 
-def _uniform_neighbour_excluding(indptr, indices, rows, exclude, rng):
-    """One uniform neighbour of each row other than ``exclude`` (rows have degree >= 2)."""
-    start = indptr[rows].astype(np.int64)
-    deg = (indptr[rows + 1] - indptr[rows]).astype(np.int64)
-    out = np.empty(len(rows), dtype=np.int64)
-    todo = np.arange(len(rows))
-    while todo.size:
-        pick = indices[start[todo] + (rng.random(todo.size) * deg[todo]).astype(np.int64)]
-        ok = pick != exclude[todo]
-        out[todo[ok]] = pick[ok]
-        todo = todo[~ok]
+@njit(cache=True)
+def _sample_scores(indptr, indices, centres, star_r, rows, walk_r):
+    """Scores of the sampled 3-stars (centre + three uniform distinct neighbours, from star_r[:, 0:3]) and
+    3-walks u'-u-v-v' (row u given; v ∝ d_v − 1 from walk_r[:, 0]; u', v' uniform from walk_r[:, 1:3])."""
+    out = np.empty(len(centres) + len(rows), dtype=np.float64)
+    q = np.empty(4, dtype=np.int64)
+    for s in range(len(centres)):
+        c = centres[s]
+        base = np.int64(indptr[c])
+        d = np.int64(indptr[c + 1]) - base
+        i1 = min(np.int64(star_r[s, 0] * d), d - 1)
+        i2 = min(np.int64(star_r[s, 1] * (d - 1)), d - 2)
+        if i2 >= i1:
+            i2 += 1
+        lo, hi = min(i1, i2), max(i1, i2)
+        i3 = min(np.int64(star_r[s, 2] * (d - 2)), d - 3)
+        if i3 >= lo:
+            i3 += 1
+        if i3 >= hi:
+            i3 += 1
+        q[0], q[1], q[2], q[3] = c, indices[base + i1], indices[base + i2], indices[base + i3]
+        out[s] = _score(indptr, indices, q)
+    k = len(centres)
+    for s in range(len(rows)):
+        u = rows[s]
+        total = 0.0
+        for p in range(indptr[u], indptr[u + 1]):
+            total += np.int64(indptr[indices[p] + 1]) - np.int64(indptr[indices[p]]) - 1
+        target = walk_r[s, 0] * total
+        acc = 0.0
+        v = indices[np.int64(indptr[u + 1]) - 1]
+        for p in range(indptr[u], indptr[u + 1]):
+            w = indices[p]
+            dw = np.int64(indptr[w + 1]) - np.int64(indptr[w])
+            acc += dw - 1
+            if acc > target and dw > 1:
+                v = w
+                break
+        q[0] = _pick_excluding(indptr, indices, u, v, walk_r[s, 1])
+        q[1], q[2] = u, v
+        q[3] = _pick_excluding(indptr, indices, v, u, walk_r[s, 2])
+        out[k + s] = _score(indptr, indices, q)
     return out
 
 
-def estimate_four(p: sp.csr_array, seed: int, samples: int) -> tuple[float, float]:
+def estimate_four(indptr: np.ndarray, indices: np.ndarray, seed: int, samples: int,
+                  sums: tuple | None = None) -> tuple[float, float]:
     """Unbiased estimate of the connected induced 4-node subgraph count, and its standard error."""
-    n = p.shape[0]
-    indptr, indices = p.indptr, p.indices
-    deg = np.diff(indptr).astype(np.int64)
-    dm1 = np.maximum(deg - 1, 0).astype(np.float64)
-    # walks u'-u-v-v' over ordered edge entries (u, v): weight (d_u-1)(d_v-1); each undirected edge twice
-    blocks = chunk_bounds(deg.astype(np.float64) + 1, BLOCK_ENTRIES)
-
-    def block_weights(r0: int, r1: int) -> np.ndarray:
-        e0, e1 = int(indptr[r0]), int(indptr[r1])
-        return np.repeat(dm1[r0:r1], deg[r0:r1]) * dm1[indices[e0:e1]]
-
-    block_tot = np.array([block_weights(r0, r1).sum() for r0, r1 in blocks])
-    n_walks = float(block_tot.sum()) / 2.0
-    star_w = deg * (deg - 1) * (deg - 2) / 6.0
-    n_stars = float(star_w.sum())
+    _, n_stars, n_walks, row_w = sums if sums is not None else _degree_sums(indptr, indices)
     total = n_walks + n_stars
     if total == 0 or samples <= 0:
         return 0.0, 0.0
     rng = np.random.default_rng(seed)
     n_star_s = int(rng.binomial(samples, n_stars / total))
     n_walk_s = samples - n_star_s
-    quads = np.empty((samples, 4), dtype=np.int64)
-    # stars: centre ∝ C(d,3), then three distinct neighbours
+    deg = np.diff(indptr.astype(np.int64)).astype(np.float64)
+    centres = np.zeros(0, dtype=np.int64)
     if n_star_s:
-        c = rng.choice(n, size=n_star_s, p=star_w / n_stars)
-        d = deg[c]
-        i1 = (rng.random(n_star_s) * d).astype(np.int64)
-        i2 = (rng.random(n_star_s) * (d - 1)).astype(np.int64)
-        i2 += i2 >= i1
-        lo, hi = np.minimum(i1, i2), np.maximum(i1, i2)
-        i3 = (rng.random(n_star_s) * (d - 2)).astype(np.int64)
-        i3 += i3 >= lo
-        i3 += i3 >= hi
-        base = indptr[c].astype(np.int64)
-        quads[:n_star_s] = np.column_stack([c, indices[base + i1], indices[base + i2], indices[base + i3]])
-    if n_walk_s:
-        # ordered edge entries (u, v) with probability ∝ (d_u - 1)(d_v - 1): a row block by its total
-        # weight, then an entry inside the block by inverse CDF (one block's CDF in memory at a time)
-        per_block = rng.multinomial(n_walk_s, block_tot / block_tot.sum())
-        pos = np.empty(n_walk_s, dtype=np.int64)
-        filled = 0
-        for (r0, r1), m in zip(blocks, per_block):
-            if m == 0:
-                continue
-            cum = np.cumsum(block_weights(r0, r1))
-            local = np.searchsorted(cum, rng.random(m) * cum[-1], side="right")
-            pos[filled:filled + m] = int(indptr[r0]) + np.minimum(local, len(cum) - 1)
-            filled += m
+        cum = np.cumsum(deg * (deg - 1) * (deg - 2) / 6.0)
+        centres = np.minimum(np.searchsorted(cum, rng.random(n_star_s) * cum[-1], side="right"), len(cum) - 1)
         del cum
-        u = np.searchsorted(indptr, pos, side="right") - 1
-        v = indices[pos].astype(np.int64)
-        up = _uniform_neighbour_excluding(indptr, indices, u, v, rng)
-        vp = _uniform_neighbour_excluding(indptr, indices, v, u, rng)
-        quads[n_star_s:] = np.column_stack([up, u, v, vp])
-    score = np.zeros(samples, dtype=np.float64)
-    for b0 in range(0, samples, 50_000):
-        q = quads[b0:b0 + 50_000]
-        a = np.zeros((len(q), 4, 4), dtype=np.float64)
-        distinct = np.ones(len(q), dtype=bool)
-        for i in range(4):
-            for j in range(i + 1, 4):
-                e = has_edge(indptr, indices, q[:, i], q[:, j]).astype(np.float64)
-                a[:, i, j] = a[:, j, i] = e
-                distinct &= q[:, i] != q[:, j]
-        score[b0:b0 + len(q)][distinct] = 1.0 / np.maximum(_tau(a[distinct]), 1)
+    star_r = rng.random((n_star_s, 3))
+    rows = np.zeros(0, dtype=np.int64)
+    if n_walk_s:
+        cum = np.cumsum(row_w)
+        rows = np.minimum(np.searchsorted(cum, rng.random(n_walk_s) * cum[-1], side="right"), len(cum) - 1)
+        del cum
+    walk_r = rng.random((n_walk_s, 3))
+    score = _sample_scores(indptr, indices, centres.astype(np.int64), star_r, rows.astype(np.int64), walk_r)
     mean = float(score.mean())
     se = float(score.std(ddof=1) / math.sqrt(samples)) if samples > 1 else float("nan")
     return total * mean, total * se
 
 
-def motif_counts(p: sp.csr_array, part_id: np.ndarray | None = None,
+def c4_work(indptr: np.ndarray, sides: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """Work of the exact 4-cycle count (Σ d², over the cheaper side of a bipartite graph); it decides
+    ``motifs4='auto'`` deterministically."""
+    deg = np.diff(indptr.astype(np.int64)).astype(np.float64)
+    if sides is None:
+        return float(np.dot(deg, deg))
+    left, right = sides
+    return float(min(np.dot(deg[left], deg[left]), np.dot(deg[right], deg[right])))
+
+
+def _four_cycles(indptr, indices, sides) -> float:
+    n = len(indptr) - 1
+    if sides is None:
+        return _pair_c2(indptr, indices, np.ones(n, dtype=np.bool_)) / 2.0
+    left, right = sides
+    deg = np.diff(indptr.astype(np.int64)).astype(np.float64)
+    # start from the side whose opposite side has the smaller Σ d² (the work)
+    side = left if np.dot(deg[right], deg[right]) <= np.dot(deg[left], deg[left]) else right
+    start = np.zeros(n, dtype=np.bool_)
+    start[side] = True
+    return _pair_c2(indptr, indices, start)
+
+
+def motif_counts(indptr: np.ndarray, indices: np.ndarray, part_id: np.ndarray | None = None,
                  sides: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
                  mode: str = "auto", budget_seconds: float = 5.0) -> dict[str, float]:
-    """motifs3, motifs4, motifs4_stderr (0.0 when exact) on the symmetric simple pattern ``p``.
+    """motifs3, motifs4, motifs4_stderr (0.0 when exact) of U given as a canonical symmetric CSR.
 
     ``part_id`` (node -> part) enables the part-level triangle filter; ``sides`` = (left, right) node
     arrays of a bipartite graph lets 4-cycles be counted over the cheaper side. ``mode``: "exact",
@@ -263,28 +327,28 @@ def motif_counts(p: sp.csr_array, part_id: np.ndarray | None = None,
     """
     if mode not in ("auto", "exact", "estimate"):
         raise ValueError(f"motifs4={mode!r} is not one of 'auto', 'exact', 'estimate'")
-    deg = np.diff(p.indptr).astype(np.float64)
-    tri = _triangle_stats(_triangle_edges(p, part_id))
-    t = tri["triangles"]
-    motifs3 = _c2(deg) - 2.0 * t
-    exact = mode == "exact" or (mode == "auto" and c4_work(p, sides) <= budget_seconds * PRODUCT_RATE)
+    exact = mode == "exact" or (mode == "auto" and c4_work(indptr, sides) <= budget_seconds * PRODUCT_RATE)
+    indptr, indices = unsigned(indptr, indices)
+    pid, allowed = _allowed_pairs(indptr, indices, part_id)
+    tri_sum, diamonds, t_node, k4 = _triangles(indptr, indices, pid, allowed, exact)
+    del pid
+    t = tri_sum / 3.0
+    sums = _degree_sums(indptr, indices)
+    wedges, n_star, walks, _ = sums
+    motifs3 = wedges - 2.0 * t
     if exact:
-        n_star = _c3(deg)
-        du = np.repeat(deg, np.diff(p.indptr).astype(np.int64))
-        n_path = float(np.sum((du - 1) * (deg[p.indices] - 1))) / 2.0 - 3.0 * t
-        del du
-        n_paw = float(np.sum(tri["t_node"] * (deg - 2)))
-        n_diamond = tri["diamonds"]
-        n_c4 = _four_cycles(pattern(p), sides)
-        i_k4 = tri["k4"]
-        i_diamond = n_diamond - 6 * i_k4
-        i_paw = n_paw - 4 * i_diamond - 12 * i_k4
-        i_c4 = n_c4 - i_diamond - 3 * i_k4
-        i_star = n_star - i_paw - 2 * i_diamond - 4 * i_k4
-        i_path = n_path - 4 * i_c4 - 2 * i_paw - 6 * i_diamond - 12 * i_k4
-        motifs4 = i_path + i_star + i_c4 + i_paw + i_diamond + i_k4
+        deg = np.diff(indptr.astype(np.int64)).astype(np.float64)
+        n_path = walks - 3.0 * t
+        n_paw = float(np.dot(t_node, deg - 2))
+        n_c4 = _four_cycles(indptr, indices, sides)
+        i_diamond = diamonds - 6 * k4
+        i_paw = n_paw - 4 * i_diamond - 12 * k4
+        i_c4 = n_c4 - i_diamond - 3 * k4
+        i_star = n_star - i_paw - 2 * i_diamond - 4 * k4
+        i_path = n_path - 4 * i_c4 - 2 * i_paw - 6 * i_diamond - 12 * k4
+        motifs4 = i_path + i_star + i_c4 + i_paw + i_diamond + k4
         stderr = 0.0
     else:
         samples = max(1000, int(budget_seconds * SAMPLES_PER_SECOND))
-        motifs4, stderr = estimate_four(p, seed, samples)
+        motifs4, stderr = estimate_four(indptr, indices, seed, samples, sums)
     return {"motifs3": float(motifs3), "motifs4": float(motifs4), "motifs4_stderr": float(stderr)}

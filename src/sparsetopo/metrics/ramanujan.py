@@ -1,4 +1,4 @@
-"""Ramanujan-based metrics of one rolled layer graph (Hoang et al., ICLR 2023; ``specs/metrics.md``).
+"""Ramanujan-based metrics of one rolled layer graph (Hoang et al., ICLR 2023; docs: metrics).
 
 The layer is bipartite (left = part 0 = kernel inputs, right = part 1 = filters), so the eigenvalues of
 its symmetric adjacency [[0, B], [B^T, 0]] are ± the singular values of the biadjacency B plus zeros:
@@ -7,11 +7,13 @@ magnitude μ̂ = s2 when both sides have >= 2 nodes, 0 when one side has a singl
 nodes in all), undefined (NaN) below 3 nodes; and |λ|1 - |λ|3 = s1 - s2. Singular values come from a
 dense float64 SVD (exact) or, for very large layers, ARPACK ``svds`` with a seeded start vector.
 
-Group rules for the iterative metrics (IMDB and the iterative weighted spectral gap): left nodes are
-grouped by degree d; each group with all right nodes, zero-degree nodes removed, is a d-left-regular
-subgraph. ``group_rule="hoang"`` (default, original Ramanujan code) skips groups with fewer than 3
-nodes; ``group_rule="mge"`` (main paper's code) skips groups whose degree is below 3. In both rules a
-group is used only when its mean left and right degrees are both >= 3 (where Δr is defined).
+Iterative metrics (IMDB and the iterative weighted spectral gap): left nodes are grouped by degree d; each
+group with all right nodes, zero-degree nodes removed, is a d-left-regular subgraph, used when its mean left
+and right degrees are both >= 3 (where Δr is defined). The two group rules of the original codes (Hoang et
+al.: skip groups of fewer than 3 nodes; the main paper's code: skip groups of degree < 3) select exactly
+these groups: a group's mean left degree is d, and its mean right degree is at most its size (a right node
+has at most one edge from each group member), so both rules only skip groups where Δr is undefined. There
+is therefore no group-rule option.
 """
 
 from __future__ import annotations
@@ -22,13 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..graph import Graph
-from ._common import directed_csr
+from .registry import metric_names, register_metric
 
-RAMANUJAN_KEYS = (
-    "mean_degree_left", "mean_degree_right", "delta_r", "delta_r_norm", "imdb", "imdb_norm",
-    "imdb_groups", "weighted_spectral_gap", "iterative_weighted_spectral_gap",
-)
-GROUP_RULES = ("hoang", "mge")
 #: Layers whose biadjacency has at most this many cells get a dense SVD.
 DENSE_SVD_MAX = 20_000_000
 NAN = float("nan")
@@ -78,28 +75,23 @@ def _bound_metrics(b: sp.csr_array, seed: int) -> dict[str, float]:
     return out
 
 
-def ramanujan(graph: Graph, seed: int = 0, group_rule: str = "hoang") -> dict[str, float]:
-    """Ramanujan-based metrics of one rolled layer graph (keys ``RAMANUJAN_KEYS``; NaN = undefined)."""
-    if group_rule not in GROUP_RULES:
-        raise ValueError(f"group_rule={group_rule!r} is not one of {GROUP_RULES}")
+def ramanujan_values(graph: Graph, seed: int = 0) -> dict[str, float]:
+    """Every Ramanujan-based metric of one rolled layer graph (NaN = undefined)."""
     if len(graph.part_offsets) != 3:
         raise ValueError(f"graph {graph.name!r} has {len(graph.part_offsets) - 1} parts; Ramanujan metrics "
                          "need one bipartite layer graph (rolled encoding)")
     cut, n = int(graph.part_offsets[1]), graph.num_nodes
     if len(graph.src) and (graph.src.max() >= cut or graph.dst.min() < cut):
         raise ValueError(f"graph {graph.name!r}: edges must run from part 0 to part 1")
-    w = directed_csr(graph.src, graph.dst, graph.weight, n)
-    b = w[:cut][:, cut:].tocsr().astype(np.float64)
+    b = sp.coo_array((graph.weight.astype(np.float64), (graph.src.astype(np.int64),
+                                                         graph.dst.astype(np.int64) - cut)),
+                     shape=(cut, n - cut)).tocsr()
+    b.sum_duplicates()
     whole = _bound_metrics(b, seed)
     deg = np.diff(b.indptr)
     used = []
-    for d in np.unique(deg[deg > 0]):
-        members = np.flatnonzero(deg == d)
-        if group_rule == "hoang" and members.size < 3:
-            continue
-        if group_rule == "mge" and d < 3:
-            continue
-        g = _bound_metrics(b[members], seed)
+    for d in np.unique(deg[deg >= 3]):  # groups of degree < 3 have mean left degree < 3: Δr undefined
+        g = _bound_metrics(b[np.flatnonzero(deg == d)], seed)
         if np.isfinite(g["delta_r"]):
             used.append(g)
     out = {k: whole[k] for k in ("mean_degree_left", "mean_degree_right", "delta_r", "delta_r_norm",
@@ -109,4 +101,33 @@ def ramanujan(graph: Graph, seed: int = 0, group_rule: str = "hoang") -> dict[st
     out["imdb_groups"] = float(len(used))
     out["iterative_weighted_spectral_gap"] = (float(np.mean([g["weighted_spectral_gap"] for g in used]))
                                               if used else NAN)
-    return {k: float(out[k]) for k in RAMANUJAN_KEYS}
+    return {k: float(v) for k, v in out.items()}
+
+
+def _group(ctx) -> dict[str, float]:
+    return ramanujan_values(ctx.graph, ctx.seed)
+
+
+for _name, _released, _feature, _desc in (
+        ("mean_degree_left", None, False, "mean left degree (zero-degree nodes removed)"),
+        ("mean_degree_right", None, False, "mean right degree (zero-degree nodes removed)"),
+        ("delta_r", None, True, "Δr = √(d̄l − 1) + √(d̄r − 1) − μ̂ (d̄l, d̄r >= 3)"),
+        ("delta_r_norm", "degree_bound", True, "Δr / (√(d̄l − 1) + √(d̄r − 1))"),
+        ("imdb", None, True, "mean Δr over the d-left-regular subgraphs"),
+        ("imdb_norm", "iterative_degree_bound", True, "mean normalised Δr over the subgraphs"),
+        ("imdb_groups", None, False, "subgraphs used by imdb"),
+        ("weighted_spectral_gap", None, True, "|λ|1 − |λ|3 of the |w|-weighted layer"),
+        ("iterative_weighted_spectral_gap", "iterative_spectral_gap", True,
+         "mean weighted gap over the subgraphs (main paper)")):
+    register_metric(_name, _group, scope="layer", family="ramanujan", released_ramanujan=_released,
+                    integer=_name == "imdb_groups", feature=_feature, description=_desc)
+
+
+def ramanujan(graph: Graph, seed: int = 0) -> dict[str, float]:
+    """Ramanujan-based metrics of one rolled layer graph (keys ``metric_names("ramanujan")``; NaN = undefined)."""
+    from .context import evaluate
+
+    return evaluate(graph, "ramanujan", seed)
+
+
+RAMANUJAN_KEYS = tuple(metric_names("ramanujan"))

@@ -1,21 +1,18 @@
-"""End-to-end topometrics on the multipartite encoding, per-layer metrics on bipartite encodings,
-the released-data normalisation, graph-file dispatch and network-level layer summaries.
+"""The topometrics (``specs``: docs/metrics): their registrations, ``topometrics`` (end to end, on the
+multipartite encoding), ``layer_metrics`` (one bipartite layer graph) and graph-file dispatch.
 
-Conventions beyond ``specs/metrics.md``:
-* U is the simple undirected graph of G (self-loops dropped; a mutual pair u->v, v->u is one
-  undirected edge whose weight is w_uv + w_vu). k_core, cut_edges, cut_nodes, components and motifs
-  use U's pattern; spectral metrics use its weighted adjacency A; the Laplacian is L = D - A with
-  D = row sums of A (the node strength).
+Conventions:
+* U is the simple undirected graph of G (self-loops dropped; a mutual pair u->v, v->u is one undirected
+  edge of weight w_uv + w_vu). k_core, cut_edges, cut_nodes, components and motifs use U's pattern;
+  spectral metrics use its weighted adjacency A; the Laplacian is L = D - A with D = row sums of A.
 * ``motifs4_stderr`` is 0.0 when ``motifs4`` is an exact count, else the estimator's standard error.
 * Local-connectivity counts use the degrees of G (all stored edges).
 
-Tools (chosen by measurement on the ResNet-20 MGE, see ``benchmarks/bench_metrics.py``): 1-/2-hop by
-row-chunked sparse products (I + A)(I + A); components by scipy's strong components on the symmetric
-pattern (no transposed copy); core numbers by vectorised level-synchronous peeling (faster than
-rustworkx ``core_number`` and free of igraph's construction cost/memory); bridges and articulation
-points by rustworkx on a 2-forest scan-first connectivity certificate (<= 2(N-1) edges); eigenvalues
-by ARPACK (one 'BE' call for both gaps, one for the Laplacian) with a seeded start vector, dense
-``eigvalsh`` up to 500 nodes.
+Algorithms (all O(N + E) and compiled with numba unless said otherwise; see ``kernels``, ``motifs``,
+``spectral`` and ``benchmarks/bench_metrics.py``): 1-/2-hop by a marker scan of 2-step walks (cost
+Σ indeg·outdeg, no matrix product held); components by union-find on the edge list; core numbers by the
+bucket algorithm of Batagelj & Zaversnik; bridges and articulation points by one iterative Tarjan DFS;
+motifs in ``motifs``; eigenvalues by Lanczos in ``spectral``.
 """
 
 from __future__ import annotations
@@ -24,142 +21,155 @@ import os
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..graph import Graph, load_graphs
-from ._common import (bridges_and_articulation, chunk_bounds, components, core_numbers, directed_csr,
-                      pattern, spectral_metrics, symmetric_csr)
-from .motifs import CHUNK_WORK, motif_counts
-
-TOPOMETRIC_KEYS = (
-    "nodes", "edges", "sink_nodes", "source_nodes", "disconnected_nodes", "removable_out_edges",
-    "removable_in_edges", "one_hop", "two_hop", "motifs3", "motifs4", "motifs4_stderr", "strength",
-    "k_core", "cut_edges", "cut_nodes", "components", "mean_component_size", "spectral_gap",
-    "spectral_gap_paper", "spectral_radius",
-)
-LAYER_KEYS = (
-    "nodes", "edges", "density", "one_hop", "motifs3", "motifs4", "motifs4_stderr", "strength", "k_core", "cut_edges",
-    "cut_nodes", "components", "mean_component_size", "spectral_gap", "spectral_gap_paper",
-    "spectral_radius",
-)
-#: Normalisation of the released data of the main paper (mge-paper-reference §2.2).
-NORM_BY_NODES = ("sink_nodes", "source_nodes", "disconnected_nodes", "mean_component_size")
-NORM_BY_EDGES = ("removable_out_edges", "removable_in_edges", "one_hop", "two_hop", "motifs3", "motifs4",
-                 "strength", "k_core", "cut_edges", "cut_nodes")
+from . import kernels
+from .context import MetricContext, evaluate
+from .motifs import motif_counts
+from .registry import metric_names, normalised, register_metric
+from .spectral import spectral_metrics
 
 
-def _part_ids(graph: Graph) -> np.ndarray:
-    sizes = graph.part_sizes
-    dtype = np.int16 if len(sizes) < 2**15 else np.int32
-    return np.repeat(np.arange(len(sizes), dtype=dtype), sizes)
+# ----------------------------------------------------------------------------------------------- group functions
+def _size(ctx: MetricContext) -> dict[str, float]:
+    return {"nodes": float(ctx.n), "edges": float(ctx.graph.num_edges),
+            "density": float(ctx.graph.meta.get("density", float("nan")))}
 
 
-def _hop_sizes(w: sp.csr_array) -> tuple[float, float]:
-    """(mean 1-hop, mean 2-hop) out-neighbourhood sizes, counting the node itself, distinct nodes."""
-    n = w.shape[0]
-    if n == 0:
-        return float("nan"), float("nan")
-    p = (pattern(w) + sp.eye_array(n, dtype=np.float32, format="csr")).tocsr()
-    p.sum_duplicates()
-    one = np.diff(p.indptr).astype(np.float64)
-    work = p @ one  # multiply-adds of row v of P @ P
-    total2 = 0.0
-    for r0, r1 in chunk_bounds(work + 1, CHUNK_WORK):
-        total2 += float(np.diff((p[r0:r1] @ p).indptr).sum())
-    return float(one.mean()), total2 / n
-
-
-def _structure_and_spectra(a: sp.csr_array, part_id: np.ndarray, sides, seed: int, motifs4: str,
-                           budget: float) -> dict[str, float]:
-    """Every metric of the undirected graph U (symmetric weighted adjacency ``a``)."""
-    n = a.shape[0]
-    ncomp, labels = components(a)
-    core = core_numbers(a.indptr, a.indices)
-    row = {
-        "k_core": float(core.mean()) if n else float("nan"),
-        "components": float(ncomp),
-        "mean_component_size": n / ncomp if ncomp else float("nan"),
+def _local(ctx: MetricContext) -> dict[str, float]:
+    g, n = ctx.graph, ctx.n
+    outdeg, indeg = ctx.out_degree, ctx.in_degree
+    first_out = int(g.part_offsets[-2])
+    inner_out, inner_in = outdeg[:first_out], indeg[:first_out]     # nodes outside the output part
+    sink = (inner_out == 0) & (inner_in > 0)
+    start = int(g.part_offsets[1])
+    rest_out, rest_in = outdeg[start:], indeg[start:]              # nodes outside the input part
+    source = (rest_in == 0) & (rest_out > 0)
+    return {
+        "sink_nodes": float(sink.sum()),
+        "source_nodes": float(source.sum()),
+        "disconnected_nodes": float(np.count_nonzero((outdeg == 0) & (indeg == 0))),
+        "removable_out_edges": float(inner_in[sink].sum()),
+        "removable_in_edges": float(rest_out[source].sum()),
     }
-    del core
-    nb, na = bridges_and_articulation(a, labels)
-    row["cut_edges"], row["cut_nodes"] = float(nb), float(na)
-    del labels
-    row.update(motif_counts(a, part_id=part_id, sides=sides, seed=seed, mode=motifs4, budget_seconds=budget))
-    row.update(spectral_metrics(a, seed))
-    return row
 
 
+def _hops(ctx: MetricContext) -> dict[str, float]:
+    n = ctx.n
+    if n == 0:
+        return {"one_hop": float("nan"), "two_hop": float("nan")}
+    indptr, indices = ctx.out_csr
+    one, two = kernels.hop_totals(indptr, indices, "two_hop" in ctx.wanted)
+    return {"one_hop": one / n, "two_hop": two / n}
+
+
+def _strength(ctx: MetricContext) -> float:
+    n = ctx.n
+    return 2.0 * float(np.sum(ctx.graph.weight, dtype=np.float64)) / n if n else float("nan")
+
+
+def _motifs(ctx: MetricContext) -> dict[str, float]:
+    indptr, indices, _ = ctx.sym
+    return motif_counts(indptr, indices, part_id=ctx.part_id, sides=ctx.sides, seed=ctx.seed, mode=ctx.motifs4,
+                        budget_seconds=ctx.motif_budget_seconds)
+
+
+def _k_core(ctx: MetricContext) -> float:
+    indptr, indices, _ = ctx.sym
+    return float(kernels.core_numbers(indptr, indices).mean()) if ctx.n else float("nan")
+
+
+def _cuts(ctx: MetricContext) -> dict[str, float]:
+    indptr, indices, _ = ctx.sym
+    bridges, cut_nodes = kernels.bridges_and_cut_nodes(indptr, indices)
+    return {"cut_edges": float(bridges), "cut_nodes": float(cut_nodes)}
+
+
+def _components(ctx: MetricContext) -> dict[str, float]:
+    n = ctx.n
+    count = kernels.component_count(ctx.graph.src, ctx.graph.dst, n)
+    return {"components": float(count), "mean_component_size": n / count if count else float("nan")}
+
+
+def _spectral(ctx: MetricContext) -> dict[str, float]:
+    indptr, indices, data = ctx.sym
+    return spectral_metrics(indptr, indices, data, ctx.seed, with_gaps="spectral_gap" in ctx.wanted
+                            or "spectral_gap_paper" in ctx.wanted, with_radius="spectral_radius" in ctx.wanted)
+
+
+# ----------------------------------------------------------------------------------------------- registrations
+# Order = column order of the tables. Released columns: mge-paper-reference §2.2 (unrolled.csv) and §6.2 (BGE).
+_SYM = ("sym",)
+register_metric("nodes", _size, scope="both", family="size", released="nodes", released_bge_old="nodes",
+                released_bge_new="nodes", integer=True, feature=False, description="N")
+register_metric("edges", _size, scope="both", family="size", released="edges", released_bge_old="edges",
+                released_bge_new="edges", integer=True, feature=False, description="E (directed, stored)")
+register_metric("density", _size, scope="layer", family="size", feature=False,
+                description="nonzero / prunable weights of the layer (graph meta)")
+for _name, _col, _norm, _desc in (
+        ("sink_nodes", "sink_nodes", "N", "nodes outside the output part with out-degree 0, in-degree > 0"),
+        ("source_nodes", "source_nodes", "N", "nodes outside the input part with in-degree 0, out-degree > 0"),
+        ("disconnected_nodes", "disc_nodes", "N", "nodes with in- and out-degree 0"),
+        ("removable_out_edges", "r-out", "E", "Σ in-degree over sink nodes"),
+        ("removable_in_edges", "r-in", "E", "Σ out-degree over source nodes")):
+    register_metric(_name, _local, scope="network", family="local", normaliser=_norm, released=_col,
+                    integer=True, needs=("degrees",), description=_desc)
+register_metric("one_hop", _hops, scope="both", family="neighbourhood", normaliser="E", released="1-hop_nei",
+                released_bge_old="nei_one_hop", released_bge_new="1-hop_nei", needs=("out_csr",),
+                description="mean |{v} ∪ out(v)|")
+register_metric("two_hop", _hops, scope="network", family="neighbourhood", normaliser="E", released="2-hop_nei",
+                needs=("out_csr",), description="mean |{v} ∪ nodes within 2 out-steps|")
+register_metric("motifs3", _motifs, scope="both", family="neighbourhood", normaliser="E", needs=_SYM + ("part_id",),
+                description="connected induced 3-node subgraphs (exact)")
+register_metric("motifs4", _motifs, scope="both", family="neighbourhood", normaliser="E", released="motif",
+                released_bge_old="motifs_count", released_bge_new="motif", needs=_SYM + ("part_id",),
+                description="connected induced 4-node subgraphs (exact or estimated)")
+register_metric("motifs4_stderr", _motifs, scope="both", family="neighbourhood", feature=False,
+                needs=_SYM + ("part_id",), description="standard error of motifs4 (0 when exact)")
+register_metric("strength", _strength, scope="both", family="strength", normaliser="E",
+                released="avg_node_strength", released_bge_old="strenght_all", released_bge_new="avg_node_strength",
+                description="mean Σ |w| over in- and out-edges")
+register_metric("k_core", _k_core, scope="both", family="strength", normaliser="E", released="k-core",
+                released_bge_old="coreness_all", released_bge_new="k-core", needs=_SYM,
+                description="mean core number of U")
+register_metric("cut_edges", _cuts, scope="both", family="global", normaliser="E", released="cut-edges",
+                released_bge_old="bridges", released_bge_new="cut-edges", integer=True, needs=_SYM,
+                description="bridges of U")
+register_metric("cut_nodes", _cuts, scope="both", family="global", normaliser="E", released="cut-nodes",
+                released_bge_old="a_point", released_bge_new="cut-nodes", integer=True, needs=_SYM,
+                description="articulation points of U")
+register_metric("components", _components, scope="both", family="global", released="no_connected_components",
+                released_bge_old="weak_clusters", released_bge_new="no_connected_components", integer=True,
+                description="connected components of U (isolated nodes count)")
+register_metric("mean_component_size", _components, scope="both", family="global", normaliser="N",
+                released="mean_connected_components", released_bge_old="mean_weak",
+                released_bge_new="mean_connected_components", description="N / components")
+register_metric("spectral_gap", _spectral, scope="both", family="expansion", needs=_SYM,
+                description="λ1 − λ2 of A")
+register_metric("spectral_gap_paper", _spectral, scope="both", family="expansion", released="spectral_gap",
+                released_bge_old="spectral_gap_weighted_undirected", released_bge_new="spectral_gap", needs=_SYM,
+                description="|λ|1 − |λ|3 of A (the original definition)")
+register_metric("spectral_radius", _spectral, scope="both", family="expansion", released="spectral_radius",
+                released_bge_old="spectral_radius_laplacian_weighted_undirected",
+                released_bge_new="spectral_radius", needs=_SYM, description="largest eigenvalue of L = D − A")
+
+
+# ----------------------------------------------------------------------------------------------- public API
 def topometrics(graph: Graph, seed: int = 0, motifs4: str = "auto",
                 motif_budget_seconds: float = 5.0) -> dict[str, float]:
-    """All end-to-end topometrics of a multipartite graph (raw values; keys ``TOPOMETRIC_KEYS``).
+    """All end-to-end topometrics of a multipartite graph (raw values; keys ``metric_names("multipartite")``).
 
     Input part = part 0, output part = last part. ``motifs4``: "auto" | "exact" | "estimate" (auto =
     exact when its deterministic work estimate fits ``motif_budget_seconds``, else a seeded unbiased
-    estimate with ``motifs4_stderr``).
+    estimate with ``motifs4_stderr``). Progress is logged per metric (logger ``sparsetopo.metrics``).
     """
-    n, e = graph.num_nodes, graph.num_edges
-    src, dst = graph.src, graph.dst
-    outdeg = np.bincount(src, minlength=n)
-    indeg = np.bincount(dst, minlength=n)
-    node = np.arange(n)
-    in_input = node < graph.part_offsets[1]
-    in_output = node >= graph.part_offsets[-2]
-    sink = ~in_output & (outdeg == 0) & (indeg > 0)
-    source = ~in_input & (indeg == 0) & (outdeg > 0)
-    row: dict[str, float] = {
-        "nodes": float(n),
-        "edges": float(e),
-        "sink_nodes": float(sink.sum()),
-        "source_nodes": float(source.sum()),
-        "disconnected_nodes": float(((indeg == 0) & (outdeg == 0)).sum()),
-        "removable_out_edges": float(indeg[sink].sum()),
-        "removable_in_edges": float(outdeg[source].sum()),
-        "strength": 2.0 * float(np.sum(graph.weight, dtype=np.float64)) / n if n else float("nan"),
-    }
-    del outdeg, indeg, node, in_input, in_output, sink, source
-    w = directed_csr(src, dst, graph.weight, n)
-    row["one_hop"], row["two_hop"] = _hop_sizes(w)
-    a = symmetric_csr(w)
-    del w
-    row.update(_structure_and_spectra(a, _part_ids(graph), None, seed, motifs4, motif_budget_seconds))
-    del a
-    return {k: row[k] for k in TOPOMETRIC_KEYS}
-
-
-def normalised(row: dict[str, Any]) -> dict[str, float]:
-    """The ``_norm`` columns of the released data: ÷N for node counts and mean component size, ÷E
-    for edge-like and neighbourhood quantities (mge-paper-reference §2.2). Missing keys are skipped."""
-    n, e = float(row["nodes"]), float(row["edges"])
-    out: dict[str, float] = {}
-    for key in NORM_BY_NODES:
-        if key in row:
-            out[f"{key}_norm"] = float(row[key]) / n if n else float("nan")
-    for key in NORM_BY_EDGES:
-        if key in row:
-            out[f"{key}_norm"] = float(row[key]) / e if e else float("nan")
-    return out
+    return evaluate(graph, "multipartite", seed, motifs4, motif_budget_seconds)
 
 
 def layer_metrics(graph: Graph, seed: int = 0, motifs4: str = "auto",
                   motif_budget_seconds: float = 5.0) -> dict[str, float]:
-    """Metrics of one bipartite layer graph (keys ``LAYER_KEYS``; raw values, no local or 2-hop)."""
-    n, e = graph.num_nodes, graph.num_edges
-    w = directed_csr(graph.src, graph.dst, graph.weight, n)
-    one = 1.0 + w.nnz / n if n else float("nan")
-    a = symmetric_csr(w)
-    del w
-    density = graph.meta.get("density", float("nan"))
-    row: dict[str, float] = {
-        "nodes": float(n), "edges": float(e), "density": float(density), "one_hop": one,
-        "strength": 2.0 * float(np.sum(graph.weight, dtype=np.float64)) / n if n else float("nan"),
-    }
-    sides = None
-    if len(graph.part_offsets) == 3:
-        cut = int(graph.part_offsets[1])
-        sides = (np.arange(cut), np.arange(cut, n))
-    row.update(_structure_and_spectra(a, _part_ids(graph), sides, seed, motifs4, motif_budget_seconds))
-    del a
-    return {k: row[k] for k in LAYER_KEYS}
+    """Metrics of one bipartite layer graph (keys ``metric_names("layer")``; raw values, no local or 2-hop)."""
+    return evaluate(graph, "layer", seed, motifs4, motif_budget_seconds)
 
 
 def graph_file_metrics(path: str | os.PathLike, seed: int = 0, **opts: Any) -> dict | list[dict]:
@@ -167,14 +177,13 @@ def graph_file_metrics(path: str | os.PathLike, seed: int = 0, **opts: Any) -> d
     list of per-layer dicts (layer, layer_index, params, density + ``layer_metrics``) for a bipartite
     file, with the Ramanujan keys too for ``rolled`` files when ``ramanujan=True``.
 
-    Options: motifs4, motif_budget_seconds, ramanujan (bool), group_rule ("hoang" | "mge").
+    Options: motifs4, motif_budget_seconds, ramanujan (bool).
     """
     encoding, _run, graphs = load_graphs(path)
     motif_opts = {k: opts[k] for k in ("motifs4", "motif_budget_seconds") if k in opts}
-    unknown = set(opts) - {"motifs4", "motif_budget_seconds", "ramanujan", "group_rule"}
+    unknown = set(opts) - {"motifs4", "motif_budget_seconds", "ramanujan"}
     if unknown:
-        raise TypeError(f"unknown option(s) {sorted(unknown)}; known: motifs4, motif_budget_seconds, "
-                        "ramanujan, group_rule")
+        raise TypeError(f"unknown option(s) {sorted(unknown)}; known: motifs4, motif_budget_seconds, ramanujan")
     if encoding == "multipartite":
         if len(graphs) != 1:
             raise ValueError(f"{path}: a multipartite file must hold exactly 1 graph, found {len(graphs)}")
@@ -193,8 +202,12 @@ def graph_file_metrics(path: str | os.PathLike, seed: int = 0, **opts: Any) -> d
         }
         row.update(layer_metrics(g, seed=seed, **motif_opts))
         if want_ramanujan:
-            from .ramanujan import ramanujan
-
-            row.update(ramanujan(g, seed=seed, group_rule=opts.get("group_rule", "hoang")))
+            row.update(evaluate(g, "ramanujan", seed))
         rows.append(row)
     return rows
+
+
+#: Keys of ``topometrics`` and ``layer_metrics`` (derived from the registry at import time; call
+#: ``metric_names`` for the current list after registering more metrics).
+TOPOMETRIC_KEYS = tuple(metric_names("multipartite"))
+LAYER_KEYS = tuple(metric_names("layer"))
