@@ -256,10 +256,13 @@ def test_reference_fetch_offline_writes_a_plain_status_then_recovers(tmp_path, m
     assert status["available"] is False and status["attempt"] == "first" and status["files"] == 0
     assert "cannot download the reference NNSTD topologies" in status["reason"]
     assert "set `nnstd.reference_topologies` to a local copy" in status["reason"]
-    text = reference.skip_note(status, "results/study")
-    assert "results/study/nnstd/reference/nnstd_reference.png" in text and "rest of the study ran normally" in text
+    text = reference.skip_note(status, "results/study/nnstd/reference/nnstd_reference.png")
+    assert "(`results/study/nnstd/reference/nnstd_reference.png`) was not made" in text
+    assert "rest of the study ran normally" in text
     assert status["reason"] in text and "nnstd: {reference: false}" in text
     note.write_text(text)
+    figure = {"png": "nnstd_reference.png", "pdf": "nnstd_reference.pdf"}
+    assert reference.status_inputs(status_path, figure, note) == {"status": str(status_path), "skipped": str(note)}
     reference.write_status_html(tmp_path / "status.html", status)
     assert "<b>Skipped:</b>" in (tmp_path / "status.html").read_text()
     # the network is back: the same call completes the copy and removes the stale note
@@ -267,6 +270,7 @@ def test_reference_fetch_offline_writes_a_plain_status_then_recovers(tmp_path, m
     status = reference.fetch_reference(tmp_path / "topo", epochs, status_path, attempt="retry", skip_note_path=note)
     assert status["available"] is True and status["reason"] is None
     assert status["files"] == len(reference.reference_files(epochs)) and not note.exists()
+    assert reference.status_inputs(status_path, figure, note) == {"status": str(status_path), **figure}
     reference.write_status_html(tmp_path / "status.html", status)
     html = (tmp_path / "status.html").read_text()
     assert "Every file matches its pinned sha256" in html and status["commit"] in html
@@ -485,3 +489,21 @@ def test_workflow_reference_from_a_local_copy(tmp_path, paper_data):
     html = (out / "status.html").read_text()
     assert f"the local copy {paper_data.topo}" in html
     assert ("Every file matches" in html) == paper_data.topo_real  # the fixtures are not the pinned files
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nnstd_config, message", [
+    ({"enabled": True, "runs": True}, "config key 'nnstd.runs': true compares the final masks of different seeds"),
+    ({"enabled": True, "reference_topologies": "/nonexistent/topo"},
+     "config key 'nnstd.reference_topologies': folder '/nonexistent/topo' does not exist"),
+    ({"enabled": True, "reference_epochs": [0, 7]},
+     r"config key 'nnstd.reference_epochs': epochs \[7\] are not among the reference snapshots"),
+])
+def test_workflow_refuses_wrong_nnstd_keys_before_any_job(tmp_path, nnstd_config, message):
+    import re
+
+    workdir = _workdir(tmp_path, {**TINY, "seeds": [0], "nnstd": nnstd_config})
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", "study.yaml"], cwd=workdir,
+                          text=True, capture_output=True, timeout=600)
+    assert proc.returncode != 0 and re.search(message, proc.stdout + proc.stderr), proc.stderr[-2000:]
+    assert not (workdir / "results").exists()

@@ -9,13 +9,11 @@ EARLYBIRD_BENCHMARKS = f"{LOGS}/benchmarks/earlybird"
 EARLYBIRD_OPTIONS = {k: v for k, v in EARLYBIRD.items() if k != "enabled"}  # sparsetopo.earlybird.EARLYBIRD_OPTIONS
 
 
-def earlybird_targets():
-    """Target files of the early-bird experiment (empty unless earlybird.enabled)."""
-    if not EARLYBIRD["enabled"]:
-        return []
-    return expand(f"{EARLYBIRD_OUT}/{{name}}", name=["earlybird_distances.png", "earlybird_distances.pdf",
-                                                     "distances.parquet", "tickets.parquet", "tickets.csv",
-                                                     "tickets.md"])
+# Target files of the early-bird experiment (study_targets() in common.smk calls earlybird_targets()).
+EARLYBIRD_TARGETS = expand(f"{EARLYBIRD_OUT}/{{name}}", name=[
+    "earlybird_distances.png", "earlybird_distances.pdf", "distances.parquet", "tickets.parquet", "tickets.csv",
+    "tickets.md"]) if EARLYBIRD["enabled"] else []
+earlybird_targets = lambda: EARLYBIRD_TARGETS  # noqa: E731
 
 
 rule earlybird_dataset:

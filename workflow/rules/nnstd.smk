@@ -8,7 +8,7 @@ import json
 from sparsetopo.nnstd.chain import chain_options
 from sparsetopo.nnstd.distance import TopologyError
 from sparsetopo.nnstd.loading import reference_epochs, reference_networks
-from sparsetopo.nnstd.reference import manifest_epochs
+from sparsetopo.nnstd.reference import manifest_epochs, status_inputs
 
 NNSTD = config["nnstd"]
 NNSTD_OUT = f"{RESULTS}/nnstd"
@@ -19,83 +19,23 @@ NNSTD_REFERENCE_LOCAL = NNSTD["reference_topologies"]  # null: download the pinn
 NNSTD_REFERENCE_FOLDER = NNSTD_REFERENCE_LOCAL or f"{NNSTD_REF}/topo"
 NNSTD_REFERENCE_ON = NNSTD["enabled"] and NNSTD["reference"]
 NNSTD_RUNS_ON = NNSTD["enabled"] and NNSTD["runs"]
+NNSTD_REFERENCE_FIGURE = {
+    "pairs": f"{NNSTD_REF}/pairs.parquet",
+    "png": f"{NNSTD_REF}/nnstd_reference.png",
+    "pdf": f"{NNSTD_REF}/nnstd_reference.pdf",
+}
 
-
-def nnstd_reference_epochs():
-    """Snapshot epochs of the reference figure: nnstd.reference_epochs, else every epoch of the local copy or of
-    the pinned release."""
-    try:
-        if NNSTD_REFERENCE_LOCAL:
-            if not Path(NNSTD_REFERENCE_LOCAL).is_dir():
-                raise TopologyError(
-                    f"folder {NNSTD_REFERENCE_LOCAL!r} does not exist; set it to a local copy of the `topo` folder of "
-                    "github.com/Shiweiliuiiiiiii/Sparse_Topology_Distance, or to null to download the pinned copy"
-                )
-            available = reference_epochs(reference_networks(NNSTD_REFERENCE_LOCAL)[0])
-        else:
-            available = manifest_epochs()
-        chosen = [int(e) for e in NNSTD["reference_epochs"] or available]
-        missing = sorted(set(chosen) - set(available))
-        if missing:
-            raise TopologyError(f"epochs {missing} are not among the reference snapshots {available}")
-    except TopologyError as exc:
-        raise WorkflowError(f"invalid configuration: config key 'nnstd.reference_topologies': {exc}") from None
-    return chosen
-
-
-def nnstd_reference_attempt():
-    """Token of the download attempt (a param of the fetch, so Snakemake's params trigger decides reruns): after an
-    offline attempt it changes on every run, so the download is retried; once the copy is complete it stays the
-    token of the successful attempt, so nothing reruns."""
-    path = Path(f"{NNSTD_REF}/fetch.json")
-    if not path.exists():
-        return "first attempt"
-    try:
-        status = json.loads(path.read_text())
-    except ValueError:
-        return "unreadable status"
-    if status.get("available"):
-        return str(status.get("attempt", ""))
-    return f"retry after the offline attempt of {path.stat().st_mtime_ns}"
-
-
-def nnstd_reference_source(wildcards=None):
-    """What the reference pairs read: the local copy, or the fetch status of the downloaded copy."""
-    if NNSTD_REFERENCE_LOCAL:
-        return {"topologies": NNSTD_REFERENCE_LOCAL}
-    return {"status": f"{NNSTD_REF}/fetch.json"}
-
-
-def nnstd_reference_status_inputs(wildcards):
-    """The reference figure and its table when the topologies are there; the skip note when the download failed."""
-    figure = {
-        "pairs": f"{NNSTD_REF}/pairs.parquet",
-        "png": f"{NNSTD_REF}/nnstd_reference.png",
-        "pdf": f"{NNSTD_REF}/nnstd_reference.pdf",
-    }
-    if NNSTD_REFERENCE_LOCAL:
-        return figure
-    status = checkpoints.nnstd_reference_fetch.get().output.status
-    with open(status) as fh:
-        available = json.load(fh)["available"]
-    return {"status": status, **(figure if available else {"skipped": f"{NNSTD_REF}/SKIPPED.md"})}
-
-
-def nnstd_targets():
-    """Target files of the NNSTD part of the study (empty unless nnstd.enabled)."""
-    if not NNSTD["enabled"]:
-        return []
-    out = []
-    if NNSTD["reference"]:
-        out.append(f"{NNSTD_REF}/status.html")  # pulls in the figure, or the skip note when offline
-    if NNSTD["chain"]:
-        out += expand(f"{NNSTD_OUT}/chain/{{name}}", name=["pairs.parquet", "accuracy.csv", "nnstd_chain.png",
-                                                           "nnstd_chain.pdf"])
-    if NNSTD["runs"]:
-        out += expand(f"{NNSTD_OUT}/runs/{{name}}", name=["pairs.parquet", "pairs.csv", "layers.parquet",
-                                                          "nnstd_runs.png", "nnstd_runs.pdf"])
-    return out
-
+# Target files of the NNSTD part of the study (study_targets() in common.smk calls nnstd_targets()).
+NNSTD_TARGETS = []
+if NNSTD["enabled"] and NNSTD["reference"]:
+    NNSTD_TARGETS.append(f"{NNSTD_REF}/status.html")  # pulls in the figure, or the skip note when offline
+if NNSTD["enabled"] and NNSTD["chain"]:
+    NNSTD_TARGETS += expand(f"{NNSTD_OUT}/chain/{{name}}", name=["pairs.parquet", "accuracy.csv",
+                                                                 "nnstd_chain.png", "nnstd_chain.pdf"])
+if NNSTD_RUNS_ON:
+    NNSTD_TARGETS += expand(f"{NNSTD_OUT}/runs/{{name}}", name=["pairs.parquet", "pairs.csv", "layers.parquet",
+                                                                "nnstd_runs.png", "nnstd_runs.pdf"])
+nnstd_targets = lambda: NNSTD_TARGETS  # noqa: E731
 
 if NNSTD_RUNS_ON and (not RUNS_SOURCE or len(config["seeds"]) < 2):
     raise WorkflowError(
@@ -104,10 +44,47 @@ if NNSTD_RUNS_ON and (not RUNS_SOURCE or len(config["seeds"]) < 2):
         f"{config['seeds']}); add seeds or set nnstd.runs: false"
     )
 
+if NNSTD_REFERENCE_ON:
+    # Snapshot epochs of the reference figure: nnstd.reference_epochs, else every epoch of the local copy or of
+    # the pinned release.
+    try:
+        if NNSTD_REFERENCE_LOCAL and not Path(NNSTD_REFERENCE_LOCAL).is_dir():
+            raise TopologyError(
+                f"folder {NNSTD_REFERENCE_LOCAL!r} does not exist; set it to a local copy of the `topo` folder of "
+                "github.com/Shiweiliuiiiiiii/Sparse_Topology_Distance, or to null to download the pinned copy"
+            )
+        _available = (reference_epochs(reference_networks(NNSTD_REFERENCE_LOCAL)[0]) if NNSTD_REFERENCE_LOCAL
+                      else manifest_epochs())
+    except TopologyError as exc:
+        raise WorkflowError(f"invalid configuration: config key 'nnstd.reference_topologies': {exc}") from None
+    NNSTD_REFERENCE_EPOCHS = [int(e) for e in NNSTD["reference_epochs"] or _available]
+    if set(NNSTD_REFERENCE_EPOCHS) - set(_available):
+        raise WorkflowError(
+            f"invalid configuration: config key 'nnstd.reference_epochs': epochs "
+            f"{sorted(set(NNSTD_REFERENCE_EPOCHS) - set(_available))} are not among the reference snapshots "
+            f"{_available}; choose among them or set it to null (all)"
+        )
+
+    # Token of the download attempt (a param of the fetch, so Snakemake's params trigger decides reruns): after an
+    # offline attempt it changes on every run, so the download is retried; once the copy is complete it stays the
+    # token of the successful attempt, so nothing reruns.
+    _status = Path(f"{NNSTD_REF}/fetch.json")
+    NNSTD_REFERENCE_ATTEMPT = "first attempt"
+    if _status.exists():
+        try:
+            _fetched = json.loads(_status.read_text())
+        except ValueError:
+            _fetched = {}
+        NNSTD_REFERENCE_ATTEMPT = (str(_fetched.get("attempt", "")) if _fetched.get("available")
+                                   else f"retry after the offline attempt of {_status.stat().st_mtime_ns}")
+
+    # what the reference pairs read: the local copy, or the fetch status of the downloaded copy
+    NNSTD_REFERENCE_SOURCE = ({"topologies": NNSTD_REFERENCE_LOCAL} if NNSTD_REFERENCE_LOCAL
+                              else {"status": f"{NNSTD_REF}/fetch.json"})
+
 
 # ---- the original study's topologies (Fig. 4 of Liu et al.)
 if NNSTD_REFERENCE_ON:
-    NNSTD_REFERENCE_EPOCHS = nnstd_reference_epochs()
 
     localrules:
         nnstd_reference_status,
@@ -126,7 +103,7 @@ if NNSTD_REFERENCE_ON:
             params:
                 folder=f"{NNSTD_REF}/topo",
                 epochs=NNSTD_REFERENCE_EPOCHS,
-                attempt=nnstd_reference_attempt(),
+                attempt=NNSTD_REFERENCE_ATTEMPT,
                 skip_note=f"{NNSTD_REF}/SKIPPED.md",
             log:
                 f"{NNSTD_LOGS}/reference_fetch.log",
@@ -143,7 +120,7 @@ if NNSTD_REFERENCE_ON:
             output:
                 f"{NNSTD_REF}/SKIPPED.md",
             params:
-                results=RESULTS,
+                figure=NNSTD_REFERENCE_FIGURE["png"],
             log:
                 f"{NNSTD_LOGS}/reference_skipped.log",
             conda:
@@ -153,7 +130,7 @@ if NNSTD_REFERENCE_ON:
 
     rule nnstd_reference_epoch:
         input:
-            unpack(nnstd_reference_source),
+            **NNSTD_REFERENCE_SOURCE,
         output:
             temp(f"{NNSTD_REF}/pairs_epoch{{epoch}}.parquet"),
         params:
@@ -205,7 +182,16 @@ if NNSTD_REFERENCE_ON:
 
     rule nnstd_reference_status:
         input:
-            unpack(nnstd_reference_status_inputs),
+            # the figure and its table when the topologies are there; the skip note when the download failed
+            unpack(
+                lambda wildcards: NNSTD_REFERENCE_FIGURE
+                if NNSTD_REFERENCE_LOCAL
+                else status_inputs(
+                    checkpoints.nnstd_reference_fetch.get().output.status,
+                    NNSTD_REFERENCE_FIGURE,
+                    f"{NNSTD_REF}/SKIPPED.md",
+                )
+            ),
         output:
             report(f"{NNSTD_REF}/status.html", caption="../report/nnstd_reference_status.rst",
                    category="Topology distance"),

@@ -6,7 +6,7 @@ from sparsetopo.nnstd.reference import skip_note
 from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
-    note = skip_note(read_json(snakemake.input.status), snakemake.params.results)
+    note = skip_note(read_json(snakemake.input.status), snakemake.params.figure)
     with atomic_path(snakemake.output[0]) as tmp:
         tmp.write_text(note)
     logging.getLogger("sparsetopo.nnstd").warning("%s", note)

@@ -10,7 +10,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..io import atomic_path, write_json
 from .distance import TopologyError
@@ -117,13 +117,22 @@ def fetch_reference(dest: str | os.PathLike, epochs: Sequence[int] | None, statu
     return status
 
 
-def skip_note(status: dict[str, Any], study_dir: str) -> str:
-    """Markdown note for a user: what was skipped, why, and the two ways to get the reference figure."""
+def status_inputs(status_path: str | os.PathLike, figure: Mapping[str, str],
+                  skip_note_path: str | os.PathLike) -> dict[str, str]:
+    """What the report page of the reference figure waits for, from the fetch status: the figure's files when the
+    topologies are there, else the skip note."""
+    with open(status_path) as fh:
+        available = json.load(fh)["available"]
+    return {"status": str(status_path), **(dict(figure) if available else {"skipped": str(skip_note_path)})}
+
+
+def skip_note(status: dict[str, Any], figure: str) -> str:
+    """Markdown note for a user: what was skipped (``figure``), why, and the ways to get the reference figure."""
     return (
         "# NNSTD reference figure skipped\n\n"
         "The topologies of the original study (Liu et al., *Topological Insights into Sparse Neural Networks*, "
         "ECML-PKDD 2020, Fig. 4) could not be downloaded, so the reference NNSTD figure "
-        f"(`{study_dir}/nnstd/reference/nnstd_reference.png`) was not made. The rest of the study ran normally.\n\n"
+        f"(`{figure}`) was not made. The rest of the study ran normally.\n\n"
         f"Reason: {status.get('reason')}\n\n"
         "To get the figure, either\n\n"
         "- run the workflow again with network access: the download is retried on every run and cached in "
