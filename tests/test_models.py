@@ -66,5 +66,45 @@ def test_same_seed_same_weights():
 
 
 def test_unknown_model_lists_known_names():
-    with pytest.raises(KeyError, match="known models: conv6, mlp, mobilenetv2, resnet20, resnet32, wrn28_2"):
+    with pytest.raises(KeyError, match="known models: conv6, mlp, mobilenet_v2, mobilenetv2, resnet18, resnet20, "
+                                      "resnet32, resnet50, wrn28_2"):
         build_model("vgg16", (3, 32, 32), 10)
+
+
+# torchvision's ImageNet models: parameter counts of torchvision's documentation (1,000 classes)
+@pytest.mark.parametrize("model,params,layers", [("resnet18", 11_689_512, 21), ("resnet50", 25_557_032, 54),
+                                                 ("mobilenet_v2", 3_504_872, 53)])
+def test_torchvision_models_are_torchvisions_own(model, params, layers):
+    import torchvision
+
+    net = build_model(model, (3, 224, 224), 1000)
+    assert sum(p.numel() for p in net.parameters()) == params
+    assert len(prunable_layers(net)) == layers  # every Conv2d (depthwise, 1x1 shortcuts) and the classifier
+    ref = getattr(torchvision.models, model)(weights=None)
+    assert [n for n, _ in prunable_layers(net)] == [n for n, _ in prunable_layers(ref)]
+    assert net(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)
+
+
+@pytest.mark.parametrize("model", ["resnet18", "mobilenet_v2"])
+def test_torchvision_models_trace_into_the_multipartite_encoding(model):
+    from sparsetopo.encodings import node_count
+
+    net = build_model(model, (3, 32, 32), 10).eval()
+    sizes = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: sizes.append((name, out[0].numel())))
+             for name, m in prunable_layers(net)]
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 32, 32))
+    for h in hooks:
+        h.remove()
+    # parts: the input and every conv/linear output, except 1x1 shortcut convs (they feed their block's sum)
+    shortcut_outputs = {name for name, _ in sizes if "downsample" in name}
+    expect = 3 * 32 * 32 + sum(n for name, n in sizes if name not in shortcut_outputs)
+    assert node_count(net, (3, 32, 32)) == expect
+
+
+def test_torchvision_stem_follows_the_input_channels():
+    net = build_model("resnet18", (1, 28, 28), 10)
+    assert net.conv1.in_channels == 1 and net.conv1.kernel_size == (7, 7) and net.conv1.stride == (2, 2)
+    mobile = build_model("mobilenet_v2", (1, 28, 28), 10)
+    assert mobile.features[0][0].in_channels == 1 and mobile.features[0][0].out_channels == 32

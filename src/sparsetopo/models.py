@@ -1,5 +1,6 @@
 """The study's architectures: CONV-6, CIFAR ResNet-20/32 (option-B shortcuts), Wide-ResNet-28-2,
-CIFAR MobileNetV2 and an MLP. Input channels, size and classes come from the dataset.
+CIFAR MobileNetV2, an MLP, and torchvision's ImageNet ResNet-18, ResNet-50 and MobileNetV2 (their own
+constructors, ``weights=None``). Input channels, size and classes come from the dataset.
 
 All models are initialised Kaiming-normal (fan-in, ReLU gain) with zero biases. Prunable layers are
 every ``nn.Conv2d`` and ``nn.Linear`` (first, last and shortcut layers included).
@@ -254,3 +255,26 @@ MODELS.register("resnet32")(lambda shape, classes: CifarResNet(shape, classes, d
 MODELS.register("wrn28_2")(lambda shape, classes, dropout=0.0: WideResNet(shape, classes, 28, 2, dropout))
 MODELS.register("mobilenetv2")(lambda shape, classes: MobileNetV2(shape, classes))
 MODELS.register("mlp")(lambda shape, classes, hidden=(300, 100), batch_norm=False: MLP(shape, classes, hidden, batch_norm))
+
+
+def _torchvision(name: str, stem: Callable[[nn.Module], tuple[nn.Module, str]]):
+    """Factory of torchvision's ``name`` (no pretrained weights) with ``num_classes`` outputs. For inputs of
+    other than 3 channels the first convolution is rebuilt for them (same kernel, stride, padding)."""
+
+    def factory(shape: InputShape, classes: int) -> nn.Module:
+        import torchvision
+
+        model = getattr(torchvision.models, name)(weights=None, num_classes=classes)
+        if shape[0] != 3:
+            parent, attr = stem(model)
+            old = getattr(parent, attr)
+            setattr(parent, attr, nn.Conv2d(shape[0], old.out_channels, old.kernel_size, old.stride, old.padding,
+                                            bias=old.bias is not None))
+        return model
+
+    return factory
+
+
+MODELS.register("resnet18")(_torchvision("resnet18", lambda m: (m, "conv1")))
+MODELS.register("resnet50")(_torchvision("resnet50", lambda m: (m, "conv1")))
+MODELS.register("mobilenet_v2")(_torchvision("mobilenet_v2", lambda m: (m.features[0], "0")))
