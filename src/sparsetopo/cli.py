@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -133,10 +131,25 @@ def cmd_graph_summary(args) -> int:
     return 0
 
 
+def _graph_encoding(path: str) -> str | None:
+    """The encoding recorded in a graph file, or None when the file cannot tell (``graph_file_metrics`` then
+    reports what is wrong with it)."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return str(data["encoding"])
+    except Exception:
+        return None
+
+
 def cmd_metrics(args) -> int:
+    """Every metric the file's encoding has: topometrics (multipartite), per-layer metrics (rolled,
+    rolled_channel), plus the Ramanujan metrics, which are defined on rolled files only."""
     from .metrics import graph_file_metrics
 
-    _print(graph_file_metrics(args.graph, seed=args.seed, ramanujan=True), args.json)
+    ramanujan = _graph_encoding(args.graph) == "rolled"
+    _print(graph_file_metrics(args.graph, seed=args.seed, ramanujan=ramanujan), args.json)
     return 0
 
 
@@ -159,9 +172,10 @@ def cmd_data(args) -> int:
 def cmd_validate(args) -> int:
     import yaml
 
-    from .config import validate_config
+    from . import config
 
-    validate_config(yaml.safe_load(Path(args.config).read_text()), SCHEMA, base_dir=Path.cwd())
+    # the schema's one location is sparsetopo.config.SCHEMA_PATH (read at call time, never a path of our own)
+    config.validate_config(yaml.safe_load(Path(args.config).read_text()), config.SCHEMA_PATH, base_dir=Path.cwd())
     print(f"{args.config}: valid")
     return 0
 
