@@ -61,11 +61,12 @@ def _json_default(obj: Any) -> Any:
 
 
 def save_torch(path: str | os.PathLike, obj: Any) -> None:
-    """torch.save, atomically."""
+    """``torch.save``, atomically, through an open file: torch then names the archive's inner folder ``archive``
+    (for a path it takes the file's name, here a random temporary one), so equal content gives equal bytes."""
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def load_torch(path: str | os.PathLike) -> Any:

@@ -151,15 +151,6 @@ def restorable(state: Mapping[str, Any], model: nn.Module, masks: Mapping[str, t
     return ""
 
 
-def library_fingerprint() -> str:
-    """Short hash of the sparsetopo package's Python sources (a checkpoint of other code is not reused)."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def tensors_fingerprint(tensors: Mapping[str, torch.Tensor]) -> str:
     """Short hash of named tensors (names, dtypes, shapes, bytes), e.g. a run's initial weights and masks."""
     digest = hashlib.sha256()

@@ -116,6 +116,7 @@ if PUBLISHED_SOURCE:
         params:
             folder=PAPER_DATA_DIR,
             dense_accuracy=config.get("dense_accuracy") or {},
+            code=code("published"),
         log:
             f"{LOGS}/published/tables.log",
         benchmark:
@@ -139,8 +140,9 @@ for _name in ANALYSES:
             pdf=f"{RESULTS}/figures/{_name}.pdf",
         params:
             analysis=_name,
-            options=config["analysis"],
+            options=stage_config(config, "analysis", analysis=_name),
             caption=ANALYSES[_name].caption,
+            code=code("analysis"),
         log:
             f"{LOGS}/analysis/{_name}.log",
         benchmark:
@@ -163,10 +165,9 @@ rule claims:
         pdf=f"{RESULTS}/figures/claims_prediction.pdf",
         page=VERDICTS_PAGE,
     params:
-        rules=config["claims"],
-        bootstrap=config["analysis"]["bootstrap"],
-        seed=config["analysis"]["seed"],
+        rules=stage_config(config, "claims"),
         study=STUDY,
+        code=code("claims"),
     log:
         f"{LOGS}/analysis/claims.log",
     benchmark:
@@ -193,6 +194,8 @@ rule analysis_overview:
             category="Analyses",
         ),
         topometrics_pdf=f"{RESULTS}/figures/topometric_distributions.pdf",
+    params:
+        code=code("figures"),
     log:
         f"{LOGS}/analysis/overview.log",
     benchmark:

@@ -19,6 +19,7 @@ if RUNS_SOURCE:
             names=metric_names(),
             tables=table_names(),
             num_classes={d: dataset_info(d, config["dataset_options"].get(d)).num_classes for d in config["datasets"]},
+            code=code("collect"),
         log:
             f"{LOGS}/collect.log",
         conda:

@@ -8,7 +8,9 @@ from snakemake.exceptions import WorkflowError
 
 from sparsetopo.config import ConfigError, validate_config
 from sparsetopo.data import dataset_info
-from sparsetopo.pipeline import Run
+from sparsetopo.provenance import code_fingerprint
+from sparsetopo.stages.params import stage_config
+from sparsetopo.stages.run import Run, run_from
 
 try:
     _validated = validate_config(config, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
@@ -32,6 +34,17 @@ wildcard_constraints:
     pruner="[a-z0-9_]+",
     sparsity="[0-9.e-]+",
     seed="[0-9]+",
+
+
+@functools.lru_cache(maxsize=None)
+def code(stage):
+    """Fingerprint of the library code ``stage`` runs (a param of its rules: a code change reruns its jobs)."""
+    return code_fingerprint(stage)["fingerprint"]
+
+
+def run_config(stage):
+    """Params function: the configuration ``stage`` reads for the run named by the wildcards."""
+    return lambda wildcards: stage_config(config, stage, run_from(wildcards))
 
 
 def sparse_runs():

@@ -7,6 +7,9 @@ rule data_embedded:
         manifest=f"{RESULTS}/data/{{dataset}}.json",
     wildcard_constraints:
         dataset="mnist5k|digits",
+    params:
+        config=lambda wildcards: stage_config(config, "data", dataset=wildcards.dataset),
+        code=code("data"),
     log:
         f"{LOGS}/data/{{dataset}}.log",
     benchmark:
@@ -22,6 +25,9 @@ rule data_external:
         manifest=f"{RESULTS}/data/{{dataset}}.json",
     wildcard_constraints:
         dataset="cifar10|cifar100|tinyimagenet",
+    params:
+        config=lambda wildcards: stage_config(config, "data", dataset=wildcards.dataset),
+        code=code("data"),
     log:
         f"{LOGS}/data/{{dataset}}.log",
     benchmark:

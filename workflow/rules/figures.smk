@@ -18,6 +18,8 @@ if RUNS_SOURCE:
                 category="Accuracy",
             ),
             pdf=f"{RESULTS}/figures/accuracy_vs_sparsity.pdf",
+        params:
+            code=code("figures"),
         log:
             f"{LOGS}/figures/accuracy_vs_sparsity.log",
         benchmark:
@@ -37,6 +39,8 @@ if RUNS_SOURCE:
                 category="Topometrics",
             ),
             pdf=f"{RESULTS}/figures/topometrics_vs_sparsity.pdf",
+        params:
+            code=code("figures"),
         log:
             f"{LOGS}/figures/topometrics_vs_sparsity.log",
         benchmark:
@@ -58,6 +62,7 @@ if RUNS_SOURCE:
             pdf=f"{RESULTS}/figures/mge_drawing.pdf",
         params:
             run=drawn_run().path,
+            code=code("figures"),
         log:
             f"{LOGS}/figures/mge_drawing.log",
         benchmark:

@@ -3,7 +3,7 @@
 # encoding_options.keep_multipartite), then their metrics: topometrics of the multipartite encoding (one row
 # per run), layer-wise metrics of the bipartite encodings and Ramanujan metrics on the rolled one (one row per
 # run and layer). Encoding takes well under a second, so one job saves a process start-up per run; the stages
-# stay separate functions (sparsetopo.pipeline.encode_run / measure_run) and CLI commands.
+# stay separate functions (sparsetopo.stages.measure.encode_run / measure_run) and CLI commands.
 
 
 rule metrics:
@@ -16,6 +16,8 @@ rule metrics:
     params:
         encodings=config["encodings"],
         metrics=metric_names(),
+        config=run_config("metrics"),
+        code=code("metrics"),
     log:
         f"{LOGS}/metrics/{RUN}.log",
     benchmark:

@@ -1,7 +1,9 @@
 # Prune and train one run, in one job: seeded initial weights and one binary mask per prunable layer
 # (prune.pt/json), then training with the masked weights kept exactly zero (train.pt/json); dynamic sparse
 # training records its masks every epoch. One job instead of two saves a process start-up (torch import) per
-# run; the two stages stay separate functions (sparsetopo.pipeline.prune_run / train_run) and CLI commands.
+# run; the two stages stay separate functions (sparsetopo.stages.train.prune_run / train_run) and CLI commands.
+# params: the configuration the stage reads for this run and the fingerprint of its code, so that a change of
+# either reruns exactly the affected jobs. A killed job resumes from its per-epoch checkpoint (train.ckpt).
 
 
 rule train:
@@ -13,6 +15,9 @@ rule train:
         pt=f"{RESULTS}/runs/{RUN}/train.pt",
         json=f"{RESULTS}/runs/{RUN}/train.json",
         masks=f"{RESULTS}/runs/{RUN}/masks_per_epoch.npz",
+    params:
+        config=run_config("train"),
+        code=code("train"),
     log:
         f"{LOGS}/train/{RUN}.log",
     benchmark:

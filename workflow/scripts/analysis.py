@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from sparsetopo.analysis.catalogue import read_tables, run_analysis
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     run_analysis(snakemake.params.analysis, read_tables(dict(snakemake.input)), snakemake.params.options,

@@ -5,12 +5,13 @@ from sparsetopo.analysis.claims import ClaimInputs, evaluate_claims
 from sparsetopo.analysis.claims_report import verdicts_rst, write_claims
 from sparsetopo.analysis.figures import plot_claims_prediction
 from sparsetopo.io import atomic_path
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     tables = {name: pl.read_parquet(path) for name, path in dict(snakemake.input).items() if name != "description"}
-    inputs = ClaimInputs(**tables, bootstrap=snakemake.params.bootstrap, seed=snakemake.params.seed)
-    table = evaluate_claims(inputs, snakemake.params.rules)
+    rules = snakemake.params.rules
+    inputs = ClaimInputs(**tables, bootstrap=rules["bootstrap"], seed=rules["seed"])
+    table = evaluate_claims(inputs, rules)
     write_claims(table, snakemake.output.verdicts[: -len(".csv")])
     plot_claims_prediction(table, snakemake.output.png, snakemake.output.pdf)
     with atomic_path(snakemake.output.page) as tmp:

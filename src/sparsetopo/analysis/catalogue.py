@@ -31,6 +31,7 @@ class Analysis:
     tables: dict[str, str]  # stem -> caption
     plot: Callable[[dict[str, pl.DataFrame], Any, Any], Any]
     caption: str  # of the figure
+    options: tuple[str, ...]  # the keys of the config's ``analysis`` section it reads (what its rule tracks)
     needs: tuple[str, ...] = ()  # collected tables without which the analysis cannot run
     formats: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stem -> formats (default: all four)
 
@@ -80,7 +81,7 @@ register_analysis(Analysis(
     lambda t, png, pdf: figures.plot_ramanujan_vs_density(t["ramanujan_vs_density"], png, pdf),
     "A1: Spearman rho of accuracy with each Ramanujan-based metric and each layer-density summary, one point per "
     "(model, dataset, sparsity). The verdict of claim C1 comes from the out-of-fold comparison (claims table).",
-    needs=("ramanujan_summary",)))
+    ("pruner_set",), needs=("ramanujan_summary",)))
 register_analysis(Analysis(
     "accuracy_drop_prediction", _a2,
     {"accuracy_drop_prediction": "A2: out-of-fold R2 and MAE (95% cluster-bootstrap intervals) of baseline + "
@@ -91,6 +92,7 @@ register_analysis(Analysis(
     "A2: out-of-fold R2 of sparsity-level baseline + each topology feature set (points, 95% cluster-bootstrap "
     "intervals) against the three baselines without topology (lines: architecture; + sparsity level; + layer "
     "density). Axis clipped to [-1, 1]; points off the scale are drawn on the edge with their value.",
+    ("pruner_set", "seed", "bootstrap", "cv", "learners", "scopes", "gbt_scopes"),
     formats={"accuracy_drop_predictions": ("parquet",)}))
 register_analysis(Analysis(
     "metric_importance", _a3,
@@ -102,7 +104,8 @@ register_analysis(Analysis(
     lambda t, png, pdf: figures.plot_metric_importance(t["metric_importance"], png, pdf,
                                                        concordance=t["importance_concordance"]),
     "A3: which metrics matter per sparsity level and per architecture (partial Spearman rho with the target); "
-    "titles give the concordance of the rankings (Kendall's W) against random regrouping (claim C3)."))
+    "titles give the concordance of the rankings (Kendall's W) against random regrouping (claim C3).",
+    ("pruner_set", "seed", "bootstrap", "permutations", "importance_feature_sets")))
 register_analysis(Analysis(
     "pai_ranking", _a4,
     {"pai_ranking": "A4: agreement (Kendall tau-b, top-1) between the true ranking of pruners and the ranking by "
@@ -111,7 +114,8 @@ register_analysis(Analysis(
      "pai_ranking_summary": "A4: mean Kendall tau and top-1 rate of each ranker, per model and overall."},
     lambda t, png, pdf: figures.plot_pai_ranking(t["pai_ranking"], png, pdf),
     "A4: Kendall tau between the true ranking of the pruners and each ranker's, one point per (model, dataset, "
-    "sparsity); mixtures are fitted without the ranked pruner (claim C4)."))
+    "sparsity); mixtures are fitted without the ranked pruner (claim C4).",
+    ("pruner_set", "seed", "ranking_learner", "ranking_metrics")))
 
 
 def read_tables(paths: Mapping[str, str]) -> dict[str, pl.DataFrame]:
@@ -125,8 +129,10 @@ def run_analysis(name: str, tables: Tables, options: Mapping[str, Any], stem_dir
 
     from ..io import write_table
 
+    from ..stages.params import StageConfig
+
     analysis = ANALYSES[name]
-    results = analysis.compute(tables, options)
+    results = analysis.compute(tables, StageConfig({key: options[key] for key in analysis.options}))
     for stem, caption in analysis.tables.items():
         write_table(results[stem], Path(stem_dir) / stem, caption,
                     formats=analysis.formats.get(stem, ("parquet", "csv", "md", "tex")))

@@ -1,0 +1,26 @@
+"""Stage ``data``: materialise an embedded dataset, or check (or download) an external one."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..io import write_json
+
+
+def materialise_data(cfg: Mapping[str, Any], dataset: str, out_npz: str | None, out_json: str) -> dict[str, Any]:
+    """Embedded datasets: write the normalised split to ``out_npz``. Others: check they are present
+    (or download them when allowed) and write a manifest."""
+    from ..data import DATASETS, dataset_info, load_dataset, materialise_embedded
+
+    options = cfg.get("dataset_options", {}).get(dataset)
+    info = dataset_info(dataset, options)
+    if info.embedded:
+        manifest = materialise_embedded(dataset, options or {}, out_npz)
+    else:
+        DATASETS.get(dataset)
+        train, test = load_dataset(dataset, cfg.get("data_root", "data"), bool(cfg.get("download", False)), options)
+        manifest = {"dataset": dataset, "train": len(train), "test": len(test),
+                    "data_root": str(cfg.get("data_root", "data"))}
+    manifest.update({"input_shape": list(info.input_shape), "num_classes": info.num_classes})
+    write_json(out_json, manifest)
+    return manifest
