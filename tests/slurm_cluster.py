@@ -3,7 +3,9 @@
 Everything lives in one temporary directory: the munge key and socket, ``slurm.conf`` / ``gres.conf``, the state and
 spool directories, the daemons' logs. The three daemons (``munged``, ``slurmctld``, ``slurmd``) run in the foreground
 as children of the test process, are recorded by process id and stopped by those ids only. Nothing under /etc, /run
-or /var is touched (the packages may be installed with apt-get when missing, see :func:`ensure_slurm`).
+or /var is touched. The packages are installed with apt-get only when the environment variable
+``SPARSETOPO_INSTALL_SLURM=1`` allows it (``.ci/run`` sets it; see :func:`ensure_slurm`): a user's test command
+never changes their system without being asked to.
 
 The node is ``localhost`` with ``cpus`` CPUs, a generous configured memory and ``gpus`` GPUs that are pure scheduling
 tokens (gres ``gpu`` bound to /dev/null, /dev/zero, ...), so that ``sbatch --gpus=1`` is accepted and scheduled on a
@@ -27,6 +29,10 @@ SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "sinfo", "scontrol", "srun", "scancel")
 PACKAGES = ("slurm-wlm", "munge")
+#: set to 1 to let the SLURM tests install PACKAGES with apt-get (root, Debian/Ubuntu) when they are missing
+INSTALL_ENV = "SPARSETOPO_INSTALL_SLURM"
+ENABLE_HINT = (f"to run the SLURM tests, install them (apt-get install {' '.join(PACKAGES)}) or set {INSTALL_ENV}=1 "
+               f"to let the tests install them (needs root and apt-get; .ci/run sets it)")
 GPU_TOKENS = ("/dev/null", "/dev/zero", "/dev/full")  # device files standing in for GPUs (at most 3)
 
 
@@ -39,17 +45,26 @@ def missing_programs() -> list[str]:
     return [name for name in DAEMONS + CLIENTS if _which(name) is None]
 
 
-def ensure_slurm(install: bool = True, timeout: float = 900) -> str | None:
-    """Make sure slurm-wlm and munge are installed; returns None when usable, else the reason why not.
+def install_allowed() -> bool:
+    """Whether the user allowed the tests to install system packages (``SPARSETOPO_INSTALL_SLURM=1``)."""
+    return os.environ.get(INSTALL_ENV, "").strip() == "1"
+
+
+def ensure_slurm(install: bool | None = None, timeout: float = 900) -> str | None:
+    """Make sure slurm-wlm and munge are installed; returns None when usable, else the reason why not (with how to
+    enable the SLURM tests).
 
     When programs are missing and ``install`` is true, runs ``apt-get update && apt-get install -y slurm-wlm munge``
-    (needs root and a reachable Debian/Ubuntu package mirror).
+    (needs root and a reachable Debian/Ubuntu package mirror). ``install=None`` (default) means: only when the
+    environment variable ``SPARSETOPO_INSTALL_SLURM=1`` is set.
     """
     missing = missing_programs()
     if not missing:
         return None
+    if install is None:
+        install = install_allowed()
     if not install:
-        return f"SLURM programs not found: {', '.join(missing)} (install: apt-get install slurm-wlm munge)"
+        return f"SLURM programs not found: {', '.join(missing)}; {ENABLE_HINT}"
     if os.geteuid() != 0:
         return f"SLURM programs not found ({', '.join(missing)}) and not root, cannot apt-get install {PACKAGES}"
     apt = _which("apt-get")
