@@ -6,7 +6,7 @@ from sparsetopo.earlybird.detectors import detections_from_matrices, distance_ma
 from sparsetopo.earlybird.figures import plot_distance_matrices
 from sparsetopo.earlybird.records import load_record, matrices_frame
 from sparsetopo.io import write_parquet
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     opts = dict(snakemake.params.options)

@@ -7,7 +7,7 @@ import torch
 
 from sparsetopo.earlybird.training import retrain_ticket
 from sparsetopo.io import load_torch, read_json, write_table
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

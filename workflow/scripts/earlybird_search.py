@@ -5,7 +5,7 @@ import torch
 from sparsetopo.earlybird.records import save_record
 from sparsetopo.earlybird.training import search
 from sparsetopo.io import save_torch, write_json
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -1,7 +1,7 @@
 """Snakemake script: accuracy and accuracy drop vs sparsity."""
 import polars as pl
 
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 from sparsetopo.plots import accuracy_vs_sparsity
 
 with log_to(snakemake.log[0]):

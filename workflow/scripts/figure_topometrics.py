@@ -1,7 +1,7 @@
 """Snakemake script: main topometrics vs sparsity."""
 import polars as pl
 
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 from sparsetopo.plots import topometrics_vs_sparsity
 
 with log_to(snakemake.log[0]):

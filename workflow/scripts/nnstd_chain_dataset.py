@@ -2,7 +2,7 @@
 import logging
 
 from sparsetopo.data import materialise_embedded
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     info = materialise_embedded(snakemake.params.dataset, dict(snakemake.params.options), snakemake.output[0])

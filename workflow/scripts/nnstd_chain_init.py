@@ -6,8 +6,8 @@ import numpy as np
 
 from sparsetopo.data import dataset_info
 from sparsetopo.io import atomic_path
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.chain import chain_topologies, mlp_shapes
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     opts = dict(snakemake.params.options)

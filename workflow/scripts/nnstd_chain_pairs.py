@@ -5,8 +5,8 @@ import logging
 import polars as pl
 
 from sparsetopo.io import read_json, write_csv, write_parquet
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.tables import chain_pairs
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     frame = chain_pairs(list(snakemake.input.masks), list(snakemake.params.names), list(snakemake.params.epochs),

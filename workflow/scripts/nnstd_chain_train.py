@@ -3,8 +3,8 @@ import numpy as np
 import torch
 
 from sparsetopo.io import atomic_path, write_json
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.training import train_chain_network
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -4,7 +4,7 @@ import logging
 import polars as pl
 
 from sparsetopo.io import write_csv, write_parquet
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     frame = pl.concat([pl.read_parquet(p) for p in snakemake.input.epochs]).sort(["epoch", "layer", "i", "j"])

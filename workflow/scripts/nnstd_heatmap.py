@@ -4,8 +4,8 @@ import logging
 
 import polars as pl
 
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.figures import plot_nnstd_heatmaps
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     frame = pl.read_parquet(snakemake.input.pairs)

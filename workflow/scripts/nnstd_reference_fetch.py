@@ -1,7 +1,7 @@
 """Snakemake script: download (or complete) the pinned copy of the original study's topologies; without network,
 write a status that says so instead of failing."""
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.reference import fetch_reference
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     fetch_reference(snakemake.params.folder, snakemake.params.epochs, snakemake.output.status,

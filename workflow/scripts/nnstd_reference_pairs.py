@@ -3,8 +3,8 @@ every layer and the network mean, random-null baseline beside)."""
 import logging
 
 from sparsetopo.io import write_parquet
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.tables import reference_pairs
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     epoch = int(snakemake.wildcards.epoch)

@@ -2,8 +2,8 @@
 import logging
 
 from sparsetopo.io import atomic_path, read_json
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.reference import skip_note
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     note = skip_note(read_json(snakemake.input.status), snakemake.params.figure)

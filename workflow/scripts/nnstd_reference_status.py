@@ -1,8 +1,8 @@
 """Snakemake script: the report page of the reference NNSTD figure (its source and checksums, or why it was
 skipped)."""
 from sparsetopo.io import read_json
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.reference import local_status, write_status_html
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     if snakemake.params.local:

@@ -1,8 +1,8 @@
 """Snakemake script: NNSTD between the final masks of every pair of seeds of the same (dataset, model, pruner,
 sparsity), with the random null and both accuracies."""
 from sparsetopo.io import read_json, write_csv, write_parquet
+from sparsetopo.logs import log_to
 from sparsetopo.nnstd.runs import seed_pairs
-from sparsetopo.pipeline import log_to
 
 with log_to(snakemake.log[0]):
     runs = []

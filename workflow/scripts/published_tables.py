@@ -3,7 +3,7 @@ from pathlib import Path
 
 from sparsetopo.analysis.published import read_published
 from sparsetopo.io import write_csv, write_parquet
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     tables = read_published(snakemake.params.folder, dense_accuracy=snakemake.params.dense_accuracy)
