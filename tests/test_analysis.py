@@ -4,6 +4,8 @@ learners never see the held-out rows, and everything is deterministic for a seed
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -326,13 +328,21 @@ def test_a1_correlations_and_nested_ols():
 def test_catalogue_writes_every_table_and_figure(tmp_path):
     from sparsetopo.analysis.catalogue import run_analysis
 
-    tables = synthetic_tables(n_pruners=5, sparsities=(0.9, 0.95), n_seeds=2)
+    from sparsetopo.io import PROVENANCE_KEY
+
+    paths = {}
+    for name, frame in synthetic_tables(n_pruners=5, sparsities=(0.9, 0.95), n_seeds=2).items():
+        frame.write_parquet(tmp_path / f"{name}.parquet")
+        paths[name] = str(tmp_path / f"{name}.parquet")
     opt = options(bootstrap=30, permutations=19)
     for name, analysis in ANALYSES.items():
-        run_analysis(name, tables, opt, tmp_path, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
+        run_analysis(name, paths, opt, tmp_path / "out", tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
         for stem in analysis.tables:
-            assert (tmp_path / f"{stem}.parquet").exists(), stem
+            prov = json.loads(pl.read_parquet_metadata(tmp_path / "out" / f"{stem}.parquet")[PROVENANCE_KEY])
+            assert prov["stage"] == "analysis" and set(prov["config"]) == {"analysis", *analysis.options}, stem
+            assert set(prov["inputs"]) == set(paths)
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
+        assert json.loads((tmp_path / "out" / f"{name}.json").read_text())["provenance"]["seconds"] > 0
 
 
 def test_claims_outputs_show_verdicts_first(tmp_path):

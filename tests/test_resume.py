@@ -151,6 +151,7 @@ def run_stage(folder: Path, data: Path) -> dict:
 def without_seconds(path: Path) -> dict:
     summary = json.loads(path.read_text())
     summary.pop("seconds")
+    summary["provenance"].pop("seconds")
     for epoch in summary["epochs"]:
         epoch.pop("seconds")
     return summary

@@ -110,3 +110,27 @@ def collect_tables(train_jsons: Iterable[str | Path], metric_files: Mapping[str,
             tables[f"{name}_summary"] = _join_runs(summary, runs).sort(RUN_KEYS)
         tables[name] = _join_runs(frame, runs).sort(sort_keys)
     return tables
+
+
+def collect_study(train_jsons: Iterable[str | Path], metric_files: Mapping[str, Iterable[str | Path]],
+                  num_classes: Mapping[str, int], out_dir: str | Path, names: Iterable[str]) -> dict[str, Any]:
+    """Collect the runs (:func:`collect_tables`) and write the tables ``names`` as ``out_dir/<name>.parquet``
+    (with their provenance) and ``.csv``, and the job's provenance sidecar ``out_dir/collect.json``."""
+    import time
+
+    from .io import write_csv, write_json, write_parquet
+    from .provenance import record
+
+    start = time.perf_counter()
+    train_jsons = [str(p) for p in train_jsons]
+    metric_files = {name: [str(p) for p in paths] for name, paths in metric_files.items()}
+    tables = collect_tables(train_jsons, metric_files, num_classes)
+    inputs = {p: p for p in train_jsons + [p for paths in metric_files.values() for p in paths]}
+    prov = record("collect", {"num_classes": dict(num_classes), "tables": list(names)}, inputs=inputs,
+                  where=out_dir)
+    for name in names:
+        write_parquet(Path(out_dir) / f"{name}.parquet", tables[name], prov)
+        write_csv(Path(out_dir) / f"{name}.csv", tables[name])
+    sidecar = {**prov, "seconds": time.perf_counter() - start}
+    write_json(Path(out_dir) / "collect.json", {"tables": list(names), "provenance": sidecar})
+    return sidecar

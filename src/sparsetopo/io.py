@@ -9,7 +9,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 
 class ArtifactError(RuntimeError):
@@ -91,10 +91,15 @@ def load_torch(path: str | os.PathLike) -> Any:
         ) from None
 
 
-def write_parquet(path: str | os.PathLike, frame) -> None:
-    """Write a polars DataFrame to parquet atomically (uncompressed statistics off for stable bytes)."""
+PROVENANCE_KEY = "sparsetopo.provenance"
+
+
+def write_parquet(path: str | os.PathLike, frame, provenance: Mapping[str, Any] | None = None) -> None:
+    """Write a polars DataFrame to parquet atomically (statistics off for stable bytes); ``provenance`` goes into
+    the file's key-value metadata under :data:`PROVENANCE_KEY`."""
+    metadata = {PROVENANCE_KEY: json.dumps(provenance, sort_keys=True, default=str)} if provenance else None
     with atomic_path(path) as tmp:
-        frame.write_parquet(tmp, compression="zstd", statistics=False)
+        frame.write_parquet(tmp, compression="zstd", statistics=False, metadata=metadata)
 
 
 def write_csv(path: str | os.PathLike, frame) -> None:
@@ -148,14 +153,16 @@ def frame_to_latex(frame, digits: int = 4, caption: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(frame, stem: str | os.PathLike, caption: str = "", formats=("parquet", "csv", "md", "tex")) -> list[Path]:
-    """Write one table as ``stem``.parquet/.csv/.md/.tex (each atomically); returns the paths."""
+def write_table(frame, stem: str | os.PathLike, caption: str = "", formats=("parquet", "csv", "md", "tex"),
+                provenance: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write one table as ``stem``.parquet/.csv/.md/.tex (each atomically; the parquet file carries
+    ``provenance``); returns the paths."""
     stem = Path(stem)
     written = []
     for fmt in formats:
         path = stem.with_name(stem.name + "." + fmt)
         if fmt == "parquet":
-            write_parquet(path, frame)
+            write_parquet(path, frame, provenance)
         elif fmt == "csv":
             write_csv(path, frame)
         else:

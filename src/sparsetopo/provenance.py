@@ -26,7 +26,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 #: entry modules of each stage of the workflow (the modules whose functions its scripts call)
 STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "data": ("sparsetopo.stages.data",),
+    "prune": ("sparsetopo.stages.train",),
     "train": ("sparsetopo.stages.train",),
+    "encode": ("sparsetopo.stages.measure",),
     "metrics": ("sparsetopo.stages.measure",),
     "collect": ("sparsetopo.collect",),
     "figures": ("sparsetopo.plots", "sparsetopo.analysis.figures", "sparsetopo.graph"),
@@ -158,10 +160,55 @@ def device_info(threads: int | None = None, device: str = "cpu") -> dict[str, An
     return info
 
 
+WALL_TIME_KEYS = ("seconds",)
+
+
+def _without_wall_time(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_wall_time(v) for k, v in value.items() if k not in WALL_TIME_KEYS}
+    if isinstance(value, list):
+        return [_without_wall_time(v) for v in value]
+    return value
+
+
 def sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, read in blocks."""
+    """sha256 of a file's content, read in blocks; for a JSON sidecar, of its canonical form without the
+    wall-time fields (``seconds``), so that what depends on it stays byte-identical across reruns."""
+    if str(path).endswith(".json"):
+        content = _without_wall_time(json.loads(Path(path).read_text()))
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def record(stage: str, config: Mapping[str, Any], run: Any = None, inputs: Mapping[str, Any] | None = None,
+           threads: int | None = None, device: str = "cpu", where: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The provenance of an artifact made by ``stage``: run keys, the configuration the stage read, the code
+    (project version, fingerprint, module hashes), the software, the device and the inputs with their sha256
+    (paths relative to the folder ``where`` the artifact is written, so that a moved results tree still
+    resolves them). No timestamp, host name or wall time: artifacts that embed it stay byte-identical across
+    reruns (the wall time goes to the job's JSON sidecar only)."""
+    code = code_fingerprint(stage)
+    base = Path(where) if where is not None else Path.cwd()
+    return {"stage": stage, "run": run.keys() if hasattr(run, "keys") and not isinstance(run, Mapping) else run,
+            "config": _plain(config),
+            "code": {"version": _package_version(), "fingerprint": code["fingerprint"], "modules": code["modules"]},
+            "software": software_versions(), "device": device_info(threads, device),
+            "inputs": {role: {"path": os.path.relpath(path, base), "sha256": sha256(path)}
+                       for role, path in sorted((inputs or {}).items()) if path}}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_json(rec: Mapping[str, Any]) -> str:
+    """The record as canonical JSON (sorted keys), as embedded in artifacts."""
+    return json.dumps(rec, sort_keys=True, default=str)

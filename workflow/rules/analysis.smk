@@ -136,6 +136,7 @@ for _name in ANALYSES:
             unpack(analysis_inputs),
         output:
             tables=analysis_table_outputs(_name),
+            provenance=f"{RESULTS}/tables/{_name}.json",
             png=report(f"{RESULTS}/figures/{_name}.png", caption="../report/analysis.rst", category="Analyses"),
             pdf=f"{RESULTS}/figures/{_name}.pdf",
         params:
@@ -164,6 +165,7 @@ rule claims:
                    category="0. Verdicts"),
         pdf=f"{RESULTS}/figures/claims_prediction.pdf",
         page=VERDICTS_PAGE,
+        provenance=f"{RESULTS}/tables/claims.json",
     params:
         rules=stage_config(config, "claims"),
         study=STUDY,

@@ -15,6 +15,7 @@ if RUNS_SOURCE:
             },
         output:
             expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=table_names(), ext=["parquet", "csv"]),
+            provenance=f"{RESULTS}/tables/collect.json",
         params:
             names=metric_names(),
             tables=table_names(),

@@ -1,14 +1,9 @@
-"""Snakemake script: collect all runs into one table per encoding."""
+"""Snakemake script: collect all runs into one table per encoding (parquet + CSV) and their provenance."""
 from pathlib import Path
 
-from sparsetopo.collect import collect_tables
-from sparsetopo.io import write_csv, write_parquet
-from sparsetopo.pipeline import log_to
+from sparsetopo.collect import collect_study
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
-    tables = collect_tables(snakemake.input.train, {n: snakemake.input[n] for n in snakemake.params.names},
-                            snakemake.params.num_classes)
-    outdir = Path(snakemake.output[0]).parent
-    for name in snakemake.params.tables:
-        write_parquet(outdir / f"{name}.parquet", tables[name])
-        write_csv(outdir / f"{name}.csv", tables[name])
+    collect_study(snakemake.input.train, {n: snakemake.input[n] for n in snakemake.params.names},
+                  snakemake.params.num_classes, Path(snakemake.output.provenance).parent, snakemake.params.tables)

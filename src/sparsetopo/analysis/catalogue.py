@@ -123,18 +123,26 @@ def read_tables(paths: Mapping[str, str]) -> dict[str, pl.DataFrame]:
     return {name: pl.read_parquet(path) for name, path in paths.items()}
 
 
-def run_analysis(name: str, tables: Tables, options: Mapping[str, Any], stem_dir, png, pdf) -> dict[str, pl.DataFrame]:
-    """Compute analysis ``name``, write its tables under ``stem_dir`` (``<stem>.<format>``) and its figure."""
+def run_analysis(name: str, table_paths: Mapping[str, str], options: Mapping[str, Any], out_dir, png, pdf) -> (
+        dict[str, pl.DataFrame]):
+    """Compute analysis ``name`` on the collected tables at ``table_paths``, write its tables under ``out_dir``
+    (``<stem>.<format>``, parquet with provenance), its figure, and the job's provenance ``out_dir/<name>.json``."""
+    import time
     from pathlib import Path
 
-    from ..io import write_table
-
+    from ..io import write_json, write_table
+    from ..provenance import record
     from ..stages.params import StageConfig
 
+    start = time.perf_counter()
     analysis = ANALYSES[name]
-    results = analysis.compute(tables, StageConfig({key: options[key] for key in analysis.options}))
+    used = StageConfig({key: options[key] for key in analysis.options})
+    results = analysis.compute(read_tables(table_paths), used)
+    prov = record("analysis", {"analysis": name, **used}, inputs=table_paths, where=out_dir)
     for stem, caption in analysis.tables.items():
-        write_table(results[stem], Path(stem_dir) / stem, caption,
-                    formats=analysis.formats.get(stem, ("parquet", "csv", "md", "tex")))
+        write_table(results[stem], Path(out_dir) / stem, caption,
+                    formats=analysis.formats.get(stem, ("parquet", "csv", "md", "tex")), provenance=prov)
     analysis.plot(results, png, pdf)
+    write_json(Path(out_dir) / f"{name}.json", {"tables": list(analysis.tables),
+                                                 "provenance": {**prov, "seconds": time.perf_counter() - start}})
     return results

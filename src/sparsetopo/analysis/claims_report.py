@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import polars as pl
 
@@ -40,9 +41,11 @@ def claims_markdown(table: pl.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_claims(table: pl.DataFrame, stem: str | os.PathLike) -> list[Path]:
+def write_claims(table: pl.DataFrame, stem: str | os.PathLike, provenance: Mapping[str, Any] | None = None) -> (
+        list[Path]):
     """``stem``.parquet/.csv/.tex (all rows) and ``stem``.md (verdicts first), each written atomically."""
-    written = write_table(table, stem, "Claims of the studies and their verdicts", formats=("parquet", "csv", "tex"))
+    written = write_table(table, stem, "Claims of the studies and their verdicts", formats=("parquet", "csv", "tex"),
+                          provenance=provenance)
     path = Path(f"{stem}.md")
     with atomic_path(path) as tmp:
         tmp.write_text(claims_markdown(table))
@@ -78,3 +81,27 @@ def verdicts_rst(table: pl.DataFrame, study: str) -> str:
     lines += ["", "Every row, with its decision rule, is in ``tables/claims.md`` (and ``.csv``, ``.parquet``, "
                   "``.tex``); the statistics are described in ``docs/statistics.md`` of the repository.", ""]
     return "\n".join(lines)
+
+
+def run_claims(input_paths: Mapping[str, str], rules: Mapping[str, Any], study: str, out_dir, png, pdf, page,
+               description: str = "") -> pl.DataFrame:
+    """Evaluate every claim on the tables at ``input_paths`` (names of :class:`.claims.ClaimInputs`), write
+    ``out_dir/claims.*`` (parquet with provenance) and the job's provenance ``out_dir/claims.json``, the
+    prediction-claims figure and the report's front page ``page`` (the verdicts, then ``description``)."""
+    import time
+
+    from ..io import write_json
+    from ..provenance import record
+    from .claims import ClaimInputs, evaluate_claims
+    from .figures import plot_claims_prediction
+
+    start = time.perf_counter()
+    tables = {name: pl.read_parquet(path) for name, path in input_paths.items()}
+    table = evaluate_claims(ClaimInputs(**tables, bootstrap=int(rules["bootstrap"]), seed=int(rules["seed"])), rules)
+    prov = record("claims", rules, inputs=input_paths, where=out_dir)
+    write_claims(table, Path(out_dir) / "claims", prov)
+    plot_claims_prediction(table, png, pdf)
+    with atomic_path(page) as tmp:
+        tmp.write_text(verdicts_rst(table, study) + "\n" + description)
+    write_json(Path(out_dir) / "claims.json", {"provenance": {**prov, "seconds": time.perf_counter() - start}})
+    return table

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..io import atomic_path, config_hash, save_torch, write_json
+from ..provenance import code_fingerprint, record, to_json
 from .common import build_initial_model, dataset_info_for, load_checkpoint, loaders, set_threads
 from .run import Run
 
@@ -48,12 +49,16 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
     layers = prunable_layers(model)
     total = sum(m.weight.numel() for _, m in layers)
     kept = sum(int(masks[n].sum()) for n, _ in layers)
+    prov = record("prune", cfg, run, {"data": data_path}, threads=tcfg["threads"], device=str(ctx.device),
+                  where=Path(out_pt).parent)
+    save_torch(out_pt, {"state_dict": model.state_dict(), "masks": masks, "run": run.keys(),
+                        "provenance": to_json(prov)})
+    seconds = time.perf_counter() - start
     summary = {
         **run.keys(), "density": kept / total, "kept": kept, "prunable": total,
         "layers": [{"name": n, "shape": list(m.weight.shape), "density": densities[n]} for n, m in layers],
-        "options": ctx.options, "seconds": time.perf_counter() - start,
+        "options": ctx.options, "seconds": seconds, "provenance": {**prov, "seconds": seconds},
     }
-    save_torch(out_pt, {"state_dict": model.state_dict(), "masks": masks, "run": run.keys()})
     write_json(out_json, summary)
     return summary
 
@@ -70,7 +75,6 @@ def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | 
 
     from ..pruning import PRUNERS, layer_densities
     from ..training import DivergedError, pick_device, settings_from_config, train, training_for
-    from ..provenance import code_fingerprint
     from ..training_state import Checkpoint, tensors_fingerprint
 
     tcfg = training_for(cfg.get("training"), run.dataset, run.model)
@@ -112,13 +116,17 @@ def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | 
         "device": str(device), "layer_densities": layer_densities(masks),
         "density": float(sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())),
     }
+    prov = record("train", cfg, run, {"prune": prune_pt, "data": data_path}, threads=tcfg["threads"],
+                  device=str(device), where=Path(out_pt).parent)
+    summary["provenance"] = {**prov, "seconds": summary["seconds"]}
     if out_masks:
         # dynamic sparse training: masks after every epoch; static pruners: the (unchanging) masks as epoch 0
         history = (result.mask_history if result else []) or [masks]
         with atomic_path(out_masks) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **{f"epoch{e:03d}/{n}": m.numpy() for e, snap in enumerate(history)
                                        for n, m in snap.items()})
-    save_torch(out_pt, {"state_dict": model.state_dict(), "masks": masks, "run": run.keys()})
+    save_torch(out_pt, {"state_dict": model.state_dict(), "masks": masks, "run": run.keys(),
+                        "provenance": to_json(prov)})
     write_json(out_json, summary)
     if ckpt is not None:
         ckpt.remove()
