@@ -17,6 +17,10 @@ Per hidden unit/channel ``k`` of a prunable layer (every Conv2d/Linear except th
 4. greedy removal in each layer: remove the unit with the smallest (not-constant, r) key, recompute ``r`` of the
    remaining units, repeat — so only one member of a redundant group goes early.
 
+Pruners: ``spline`` (options ``variant``, ``scope``, ``probe_batches``) and its two scopes as pruners of their own,
+``spline_layerwise`` and ``spline_global`` (the same options, the scope fixed by the name), so that one study can
+compare both (You et al.'s layer-wise and global spline pruning).
+
 Mapping to the study's exact weight budget (``ctx.keep`` weights over all prunable layers): every unit gets a
 score from its removal order — ``scope: layerwise``: its position in the layer's order divided by the layer's
 width (a global cut then removes the same fraction of units in every layer); ``scope: global``: the redundancy
@@ -218,3 +222,27 @@ def spline(ctx: PruneContext) -> Masks:
     """Spline pruning (project formulation of You et al. 2022): remove units with redundant BN-folded boundaries."""
     scores = _unit_scores(ctx.model, ctx.batches, ctx.options, ctx.device)
     return global_topk(weight_scores(ctx.model, scores), ctx.keep)
+
+
+def _fixed_scope(name: str, scope: str, ctx: PruneContext) -> Masks:
+    """``spline`` with its ``scope`` fixed by the pruner's name (an option naming another scope is an error)."""
+    given = (ctx.options or {}).get("scope", scope)
+    if given != scope:
+        raise ValueError(f"pruner {name!r} is spline pruning with scope {scope!r}; its option scope={given!r} "
+                         f"contradicts the name (use pruner 'spline' with scope: {given}, or drop the option)")
+    scores = _unit_scores(ctx.model, ctx.batches, {**dict(ctx.options or {}), "scope": scope}, ctx.device)
+    return global_topk(weight_scores(ctx.model, scores), ctx.keep)
+
+
+# The two variants of You et al. (2022) as pruners of their own, so that a study can compare both in one grid
+# (they are the claims' default `spline_pruners`): the same criterion, the scope fixed by the name.
+@register_pruner("spline_layerwise", needs_data=True, defaults={**SPLINE_DEFAULTS, "scope": "layerwise"})
+def spline_layerwise(ctx: PruneContext) -> Masks:
+    """Spline pruning, layer-wise: the same fraction of units removed in every layer (``spline``, scope layerwise)."""
+    return _fixed_scope("spline_layerwise", "layerwise", ctx)
+
+
+@register_pruner("spline_global", needs_data=True, defaults={**SPLINE_DEFAULTS, "scope": "global"})
+def spline_global(ctx: PruneContext) -> Masks:
+    """Spline pruning, global: one threshold over per-layer normalised redundancies (``spline``, scope global)."""
+    return _fixed_scope("spline_global", "global", ctx)
