@@ -6,7 +6,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default study, unless a study is chosen with --configfile: a study file is complete on its own (keys it
+# leaves out take the schema's defaults, never the default study's values).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -15,12 +19,12 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/collect.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/analysis.smk"
 include: "workflow/rules/nnstd.smk"
 include: "workflow/rules/earlybird.smk"
+include: "workflow/rules/analysis.smk"
 
 
-report: report_page()
+report: REPORT_PAGE
 
 
 rule all:

@@ -23,7 +23,8 @@ from typing import Any, Iterable, Mapping
 PACKAGE = "sparsetopo"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-#: entry modules of each stage of the workflow (the modules whose functions its scripts call)
+#: entry modules of each stage of the workflow (the modules whose functions its scripts call; ``package.*``: the
+#: package and every module in it)
 STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "data": ("sparsetopo.stages.data",),
     "prune": ("sparsetopo.stages.train",),
@@ -36,8 +37,8 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "claims": ("sparsetopo.analysis.claims", "sparsetopo.analysis.claim_catalogue",
                "sparsetopo.analysis.claims_report", "sparsetopo.analysis.figures"),
     "published": ("sparsetopo.analysis.published",),
-    "nnstd": ("sparsetopo.nnstd",),
-    "earlybird": ("sparsetopo.earlybird",),
+    "nnstd": ("sparsetopo.nnstd.*",),
+    "earlybird": ("sparsetopo.earlybird.*",),
 }
 SOFTWARE = ("torch", "numpy", "scipy", "rustworkx", "polars", "statsmodels", "scikit-learn")
 
@@ -93,10 +94,18 @@ def _parsed(name: str) -> tuple[str, frozenset[str]]:
     return digest, imports
 
 
+def _expand(entry: str) -> list[str]:
+    if not entry.endswith(".*"):
+        return [entry]
+    package = entry[:-2]
+    folder = _module_file(package).parent
+    return [package] + [f"{package}.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
+
+
 def module_closure(entries: Iterable[str]) -> list[str]:
     """Every ``sparsetopo`` module the entry modules run (see the module docstring), sorted."""
     seen: set[str] = set()
-    todo = [m for e in entries for m in _with_parents(e)]
+    todo = [m for e in entries for x in _expand(e) for m in _with_parents(x)]
     while todo:
         name = todo.pop()
         if name in seen or _module_file(name) is None:

@@ -9,82 +9,41 @@ from sparsetopo.analysis.published import TABLE_NAMES as PUBLISHED_TABLE_NAMES
 PUBLISHED_SOURCE = config["source"] == "published"
 TABLE_FORMATS = ["parquet", "csv", "md", "tex"]
 VERDICTS_PAGE = f"{RESULTS}/report/verdicts.rst"
-
-
-def analysis_table_names():
-    """The collected tables this study has (inputs of the analyses)."""
-    if PUBLISHED_SOURCE:
-        return list(PUBLISHED_TABLE_NAMES)
-    return [name for name in table_names() if name != "runs"]
-
-
-def analysis_inputs(wildcards=None):
-    """The tables the analyses read: the multipartite table and the per-run layer summaries."""
-    names = [n for n in analysis_table_names() if n == "multipartite" or n.endswith("_summary")]
-    return {name: f"{RESULTS}/tables/{name}.parquet" for name in names}
-
-
-def analysis_enabled():
-    """Configured analyses whose required tables exist for this study (others are skipped with a note)."""
-    available = set(analysis_table_names())
-    enabled = []
-    for name in config["analyses"]:
-        missing = [t for t in ANALYSES[name].needs if t not in available]
-        if missing:
-            print(f"analysis {name} skipped: this study has no {', '.join(missing)} table", file=sys.stderr)
-            continue
-        enabled.append(name)
-    return enabled
-
-
-def analysis_table_outputs(name):
-    """Table files of analysis ``name`` (each stem in its formats)."""
-    analysis = ANALYSES[name]
-    return [f"{RESULTS}/tables/{stem}.{ext}" for stem in analysis.tables
-            for ext in analysis.formats.get(stem, TABLE_FORMATS)]
-
-
-def analysis_targets():
-    """Every analysis table and figure of this study (for `rule all`)."""
-    targets = []
-    for name in analysis_enabled():
-        targets += analysis_table_outputs(name)
-        targets += expand(f"{RESULTS}/figures/{name}.{{ext}}", ext=["png", "pdf"])
-    if config["analyses"] and "multipartite" in analysis_table_names():
-        targets += expand(f"{RESULTS}/figures/{{name}}.{{ext}}",
-                          name=["accuracy_by_pruner", "topometric_distributions"], ext=["png", "pdf"])
-    return targets
-
-
-def claims_inputs(wildcards=None):
-    """What the claims read, among what this study makes (a claim without its data is reported inconclusive)."""
-    enabled, inputs = analysis_enabled(), {}
-    for analysis, name, table in (("accuracy_drop_prediction", "oof", "accuracy_drop_predictions"),
-                                  ("metric_importance", "concordance", "importance_concordance"),
-                                  ("pai_ranking", "ranking", "pai_ranking")):
-        if analysis in enabled:
-            inputs[name] = f"{RESULTS}/tables/{table}.parquet"
-    if RUNS_SOURCE:
-        inputs["runs"] = f"{RESULTS}/tables/runs.parquet"
-    if NNSTD_RUNS_ON:
-        inputs["nnstd_runs"] = f"{NNSTD_OUT}/runs/pairs.parquet"
-    if EARLYBIRD["enabled"]:
-        inputs["earlybird"] = f"{EARLYBIRD_OUT}/tickets.parquet"
-    return inputs
-
-
-def report_page():
-    """The report's front page: the verdicts (with the workflow description) once the claims exist, else the
-    workflow description alone."""
-    page = Path(VERDICTS_PAGE)
-    return str(page.resolve()) if page.exists() else "workflow/report/workflow.rst"
-
-
-def claims_targets():
-    if not config["claims"]["enabled"]:
-        return []
-    return expand(f"{RESULTS}/tables/claims.{{ext}}", ext=TABLE_FORMATS) + expand(
-        f"{RESULTS}/figures/claims_prediction.{{ext}}", ext=["png", "pdf"]) + [VERDICTS_PAGE]
+# the collected tables this study has, and those the analyses read (multipartite and the per-run layer summaries)
+ANALYSIS_TABLE_NAMES = list(PUBLISHED_TABLE_NAMES) if PUBLISHED_SOURCE else [n for n in table_names() if n != "runs"]
+ANALYSIS_INPUTS = {name: f"{RESULTS}/tables/{name}.parquet" for name in ANALYSIS_TABLE_NAMES
+                   if name == "multipartite" or name.endswith("_summary")}
+# configured analyses whose required tables exist for this study (the others are skipped with a note)
+ANALYSES_ENABLED = [name for name in config["analyses"]
+                    if not set(ANALYSES[name].needs) - set(ANALYSIS_TABLE_NAMES)]
+for _name in sorted(set(config["analyses"]) - set(ANALYSES_ENABLED)):
+    print(f"analysis {_name} skipped: this study has no {', '.join(ANALYSES[_name].needs)} table", file=sys.stderr)
+ANALYSIS_TABLE_OUTPUTS = {name: [f"{RESULTS}/tables/{stem}.{ext}" for stem in analysis.tables
+                                 for ext in analysis.formats.get(stem, TABLE_FORMATS)]
+                          for name, analysis in ANALYSES.items()}
+ANALYSIS_TARGETS = [path for name in ANALYSES_ENABLED for path in ANALYSIS_TABLE_OUTPUTS[name]] + [
+    f"{RESULTS}/figures/{name}.{ext}" for name in ANALYSES_ENABLED for ext in ("png", "pdf")]
+if config["analyses"] and "multipartite" in ANALYSIS_TABLE_NAMES:
+    ANALYSIS_TARGETS += [f"{RESULTS}/figures/{name}.{ext}" for name in ("accuracy_by_pruner", "topometric_distributions")
+                         for ext in ("png", "pdf")]
+# what the claims read, among what this study makes (a claim without its data is reported inconclusive)
+CLAIMS_INPUTS = {role: f"{RESULTS}/tables/{table}.parquet" for analysis, role, table in (
+    ("accuracy_drop_prediction", "oof", "accuracy_drop_predictions"),
+    ("metric_importance", "concordance", "importance_concordance"),
+    ("pai_ranking", "ranking", "pai_ranking")) if analysis in ANALYSES_ENABLED}
+if RUNS_SOURCE:
+    CLAIMS_INPUTS["runs"] = f"{RESULTS}/tables/runs.parquet"
+if NNSTD_RUNS_ON:
+    CLAIMS_INPUTS["nnstd_runs"] = f"{NNSTD_OUT}/runs/pairs.parquet"
+if EARLYBIRD["enabled"]:
+    CLAIMS_INPUTS["earlybird"] = f"{EARLYBIRD_OUT}/tickets.parquet"
+CLAIMS_TARGETS = (
+    [f"{RESULTS}/tables/claims.{ext}" for ext in TABLE_FORMATS]
+    + [f"{RESULTS}/figures/claims_prediction.{ext}" for ext in ("png", "pdf")] + [VERDICTS_PAGE]
+    if config["claims"]["enabled"] else []
+)
+# the report's front page: the verdicts (with the workflow description) once the claims exist
+REPORT_PAGE = str(Path(VERDICTS_PAGE).resolve()) if Path(VERDICTS_PAGE).exists() else "workflow/report/workflow.rst"
 
 
 if PUBLISHED_SOURCE:
@@ -133,9 +92,9 @@ for _name in ANALYSES:
         name:
             f"analysis_{_name}"
         input:
-            unpack(analysis_inputs),
+            **ANALYSIS_INPUTS,
         output:
-            tables=analysis_table_outputs(_name),
+            tables=ANALYSIS_TABLE_OUTPUTS[_name],
             provenance=f"{RESULTS}/tables/{_name}.json",
             png=report(f"{RESULTS}/figures/{_name}.png", caption="../report/analysis.rst", category="Analyses"),
             pdf=f"{RESULTS}/figures/{_name}.pdf",
@@ -156,7 +115,7 @@ for _name in ANALYSES:
 
 rule claims:
     input:
-        unpack(claims_inputs),
+        **CLAIMS_INPUTS,
         description="workflow/report/workflow.rst",
     output:
         tables=expand(f"{RESULTS}/tables/claims.{{ext}}", ext=TABLE_FORMATS),

@@ -153,8 +153,8 @@ def study_targets():
     if RUNS_SOURCE:
         targets += expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=table_names(), ext=["parquet", "csv"])
         targets += figure_targets()
-    targets += analysis_targets()
-    targets += claims_targets()
-    targets += nnstd_targets()
-    targets += earlybird_targets()
+    targets += ANALYSIS_TARGETS
+    targets += CLAIMS_TARGETS
+    targets += NNSTD_TARGETS
+    targets += EARLYBIRD_TARGETS
     return targets

@@ -13,13 +13,13 @@ EARLYBIRD_OPTIONS = {k: v for k, v in EARLYBIRD.items() if k != "enabled"}  # sp
 EARLYBIRD_TARGETS = expand(f"{EARLYBIRD_OUT}/{{name}}", name=[
     "earlybird_distances.png", "earlybird_distances.pdf", "distances.parquet", "tickets.parquet", "tickets.csv",
     "tickets.md"]) if EARLYBIRD["enabled"] else []
-earlybird_targets = lambda: EARLYBIRD_TARGETS  # noqa: E731
 
 
 rule earlybird_dataset:
     output:
         f"{EARLYBIRD_OUT}/data.npz",
     params:
+        code=code("earlybird"),
         dataset=EARLYBIRD["dataset"],
         options={"image_size": EARLYBIRD["image_size"]},
     log:
@@ -40,6 +40,7 @@ rule earlybird_search:
         tickets=f"{EARLYBIRD_OUT}/tickets.pt",
         summary=f"{EARLYBIRD_OUT}/search.json",
     params:
+        code=code("earlybird"),
         options=EARLYBIRD_OPTIONS,
     threads: 1
     log:
@@ -62,6 +63,7 @@ rule earlybird_retrain:
         csv=f"{EARLYBIRD_OUT}/tickets.csv",
         md=f"{EARLYBIRD_OUT}/tickets.md",
     params:
+        code=code("earlybird"),
         options=EARLYBIRD_OPTIONS,
     threads: 1
     log:
@@ -83,6 +85,7 @@ rule earlybird_figure:
                    category="Early-bird tickets"),
         pdf=f"{EARLYBIRD_OUT}/earlybird_distances.pdf",
     params:
+        code=code("earlybird"),
         options=EARLYBIRD_OPTIONS,
     log:
         f"{EARLYBIRD_LOGS}/figure.log",

@@ -35,7 +35,6 @@ if NNSTD["enabled"] and NNSTD["chain"]:
 if NNSTD_RUNS_ON:
     NNSTD_TARGETS += expand(f"{NNSTD_OUT}/runs/{{name}}", name=["pairs.parquet", "pairs.csv", "layers.parquet",
                                                                 "nnstd_runs.png", "nnstd_runs.pdf"])
-nnstd_targets = lambda: NNSTD_TARGETS  # noqa: E731
 
 if NNSTD_RUNS_ON and (not RUNS_SOURCE or len(config["seeds"]) < 2):
     raise WorkflowError(
@@ -101,6 +100,7 @@ if NNSTD_REFERENCE_ON:
             output:
                 status=f"{NNSTD_REF}/fetch.json",
             params:
+                code=code("nnstd"),
                 folder=f"{NNSTD_REF}/topo",
                 epochs=NNSTD_REFERENCE_EPOCHS,
                 attempt=NNSTD_REFERENCE_ATTEMPT,
@@ -120,6 +120,7 @@ if NNSTD_REFERENCE_ON:
             output:
                 f"{NNSTD_REF}/SKIPPED.md",
             params:
+                code=code("nnstd"),
                 figure=NNSTD_REFERENCE_FIGURE["png"],
             log:
                 f"{NNSTD_LOGS}/reference_skipped.log",
@@ -134,6 +135,7 @@ if NNSTD_REFERENCE_ON:
         output:
             temp(f"{NNSTD_REF}/pairs_epoch{{epoch}}.parquet"),
         params:
+            code=code("nnstd"),
             folder=NNSTD_REFERENCE_FOLDER,
             null_draws=NNSTD["null_draws"],
             null_seed=NNSTD["null_seed"],
@@ -155,6 +157,8 @@ if NNSTD_REFERENCE_ON:
         output:
             pairs=f"{NNSTD_REF}/pairs.parquet",
             csv=f"{NNSTD_REF}/pairs.csv",
+        params:
+            code=code("nnstd"),
         log:
             f"{NNSTD_LOGS}/reference_pairs.log",
         conda:
@@ -170,6 +174,7 @@ if NNSTD_REFERENCE_ON:
                        category="Topology distance"),
             pdf=f"{NNSTD_REF}/nnstd_reference.pdf",
         params:
+            code=code("nnstd"),
             title="NNSTD of the original study's SET-MLPs (Liu et al. 2020, Fig. 4 data)",
         log:
             f"{NNSTD_LOGS}/reference_figure.log",
@@ -196,6 +201,7 @@ if NNSTD_REFERENCE_ON:
             report(f"{NNSTD_REF}/status.html", caption="../report/nnstd_reference_status.rst",
                    category="Topology distance"),
         params:
+            code=code("nnstd"),
             local=NNSTD_REFERENCE_LOCAL,
             epochs=NNSTD_REFERENCE_EPOCHS,
         log:
@@ -211,6 +217,7 @@ rule nnstd_chain_dataset:
     output:
         f"{NNSTD_OUT}/chain/data.npz",
     params:
+        code=code("nnstd"),
         dataset=NNSTD["dataset"],
         options={"image_size": NNSTD["image_size"]},
     log:
@@ -225,6 +232,7 @@ rule nnstd_chain_init:
     output:
         f"{NNSTD_OUT}/chain/init_masks.npz",
     params:
+        code=code("nnstd"),
         options=chain_options(NNSTD),
     log:
         f"{NNSTD_LOGS}/chain_init.log",
@@ -242,6 +250,7 @@ rule nnstd_chain_train:
         masks=f"{NNSTD_OUT}/chain/w{{network}}/masks_per_epoch.npz",
         summary=f"{NNSTD_OUT}/chain/w{{network}}/train.json",
     params:
+        code=code("nnstd"),
         options=chain_options(NNSTD),
     wildcard_constraints:
         network=r"\d+",
@@ -265,6 +274,7 @@ rule nnstd_chain_pairs:
         csv=f"{NNSTD_OUT}/chain/pairs.csv",
         accuracy=f"{NNSTD_OUT}/chain/accuracy.csv",
     params:
+        code=code("nnstd"),
         names=[f"w{k}" for k in range(NNSTD["networks"])],
         epochs=[e for e in NNSTD["snapshot_epochs"] if e <= NNSTD["epochs"]],
         null_draws=NNSTD["null_draws"],
@@ -287,6 +297,7 @@ rule nnstd_chain_figure:
                    category="Topology distance"),
         pdf=f"{NNSTD_OUT}/chain/nnstd_chain.pdf",
     params:
+        code=code("nnstd"),
         title="NNSTD of the project's SET chain (1% perturbation steps)",
     log:
         f"{NNSTD_LOGS}/chain_figure.log",
@@ -310,6 +321,7 @@ if NNSTD_RUNS_ON:
             csv=f"{NNSTD_OUT}/runs/pairs.csv",
             layers=f"{NNSTD_OUT}/runs/layers.parquet",
         params:
+            code=code("nnstd"),
             runs=[run.keys() for run in sparse_runs()],
             null_draws=NNSTD["null_draws"],
             null_seed=NNSTD["null_seed"],
@@ -330,6 +342,8 @@ if NNSTD_RUNS_ON:
             png=report(f"{NNSTD_OUT}/runs/nnstd_runs.png", caption="../report/nnstd_runs.rst",
                        category="Topology distance"),
             pdf=f"{NNSTD_OUT}/runs/nnstd_runs.pdf",
+        params:
+            code=code("nnstd"),
         log:
             f"{NNSTD_LOGS}/runs_figure.log",
         benchmark:

@@ -120,8 +120,11 @@ def _c3(inputs: ClaimInputs, rules) -> list[dict[str, Any]]:
 
 def _c4(inputs: ClaimInputs, rules) -> list[dict[str, Any]]:
     claim, table = CLAIM_C4, inputs.ranking
-    if table is None or not table.height or "multipartite" not in table["ranker"].to_list():
-        return absent(claim, "no pruner ranking by topometrics in this study (analysis pai_ranking)")
+    if table is None:
+        return absent(claim, "analysis pai_ranking is not part of this study")
+    if not table.height or "multipartite" not in table["ranker"].to_list():
+        return absent(claim, "no (model, dataset, sparsity) with at least 3 pruners ranked by the multipartite "
+                             "topometrics")
     keys = ["model", "dataset", "sparsity"]
     ours = table.filter(pl.col("ranker") == "multipartite").select(keys + ["kendall_tau"])
     out = []

@@ -107,6 +107,8 @@ def _score_rows(frame: pl.DataFrame, bootstrap: int, seed: int) -> list[dict[str
     pivot = {key: g["prediction"].to_numpy() for key, g in models.items()}
     first = models[min(models)]
     ok = np.all([np.isfinite(p) for p in pivot.values()], axis=0)
+    if ok.sum() < 3:
+        return []  # too few runs were predicted (e.g. a single seed or pruner left to train on)
     y = first["y"].to_numpy()[ok]
     boot = ClusterBootstrap(y, first["stratum"].to_numpy()[ok], first["cluster"].to_numpy()[ok], bootstrap, seed)
     rows = []

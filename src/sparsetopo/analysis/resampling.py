@@ -82,13 +82,14 @@ def t_interval(estimate: float, samples: np.ndarray, n_clusters: int, level: flo
 
     samples = np.asarray(samples, float)
     samples = samples[np.isfinite(samples)]
-    if len(samples) < 2 or n_clusters < 2 or not np.isfinite(estimate):
-        return float("nan"), float("nan"), float("nan")
+    if len(samples) < 2 or n_clusters < 3 or not np.isfinite(estimate):
+        return float("nan"), float("nan"), float("nan")  # two clusters cannot give an honest interval
     q25, q75 = np.percentile(samples, [25, 75])
     se = float((q75 - q25) / 1.349 * np.sqrt(n_clusters / (n_clusters - 1)))
+    if not se > 0:
+        return float("nan"), float("nan"), float("nan")
     half = float(student_t.ppf(0.5 + level / 2, n_clusters - 1) * se)
-    p = float(2 * student_t.sf(abs(estimate) / se, n_clusters - 1)) if se > 0 else float(estimate == 0)
-    return estimate - half, estimate + half, p
+    return estimate - half, estimate + half, float(2 * student_t.sf(abs(estimate) / se, n_clusters - 1))
 
 
 def score_summary(boot: ClusterBootstrap, pred: np.ndarray) -> dict[str, float]:
