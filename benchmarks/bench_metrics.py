@@ -1,147 +1,250 @@
-"""Benchmark: seconds and peak memory per topometric on the MGE of ResNet-20 (3x32x32, 10 classes).
+"""Benchmark: seconds (wall and CPU), peak memory and scaling of every topometric step on multipartite graphs.
 
-Usage: python benchmarks/bench_metrics.py [--sparsities 0.9 0.6] [--pruner uniform] [--synthetic]
+Usage::
 
-Uses ``sparsetopo.encodings.multipartite`` on a randomly pruned ResNet-20 (falls back to a synthetic
-layered random graph of the same part sizes and edge count when the encoder is unavailable or
-``--synthetic`` is given). Peak memory = rise of the process's peak RSS (VmHWM, reset through
-/proc/self/clear_refs before each step) above the RSS at the step's start, i.e. memory on top of
-the loaded graph (run under MALLOC_MMAP_THRESHOLD_=1 MiB so freed arrays go back to the OS). The last line of each table runs the public ``topometrics`` end to end.
+    python benchmarks/bench_metrics.py                                  # ResNet-20 and WRN-28-2 at 0.9
+    python benchmarks/bench_metrics.py --models resnet50 --sparsities 0.99
+    python benchmarks/bench_metrics.py --sweep                          # ResNet-50, 0.999 -> 0.9: exponents
+    python benchmarks/bench_metrics.py --before 4738839                 # also the code of that revision
+
+Graphs: the MGE of the project's models (``resnet20``, ``wrn28_2`` at 3x32x32 and 10 classes; torchvision
+``resnet50`` at 3x224x224 and 1000 classes), pruned at initialisation by ``--pruner`` (uniform), weights
+Kaiming-normal, seed 0. ``--cache DIR`` keeps built graphs as .npz for the next run.
+
+Each step of ``sparsetopo.metrics.topometrics`` (every intermediate build and every metric group) is run
+through the ``step`` hook of ``evaluate``: wall seconds, CPU seconds (``time.process_time``, both cores count),
+and the rise of the process's peak RSS above the step's start (VmHWM reset through /proc/self/clear_refs; run
+under MALLOC_MMAP_THRESHOLD_=1 MiB so that freed arrays go back to the OS). ``peak B/edge`` is the process's
+absolute peak RSS (graph build included) over the edge count. ``--sweep`` fits, per step, the exponent b of
+seconds = a·E^b by least squares on log-log over the sparsities. ``--before REV`` extracts
+``src/sparsetopo`` of git revision REV into a temporary folder and times its ``topometrics`` (and, for the
+revision before the registry, its steps) on the same graph. The numba kernels are compiled (or loaded from
+the cache) by a warm-up on a small graph first. The load average is printed: other jobs share the cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import os
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES = {"resnet20": ((3, 32, 32), 10), "wrn28_2": ((3, 32, 32), 10), "resnet50": ((3, 224, 224), 1000),
+          "resnet18": ((3, 224, 224), 1000), "mobilenet_v2": ((3, 224, 224), 1000)}
 
 
 def _status(key: str) -> float:
+    """A /proc/self/status field in bytes."""
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith(key):
-                return int(line.split()[1]) / 1024.0
+                return int(line.split()[1]) * 1024.0
     return float("nan")
 
 
-def _reset_peak() -> bool:
+def _reset_peak() -> None:
     try:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
-        return True
     except OSError:
-        return False
+        pass
 
 
 def measure(fn):
+    """(result, wall s, cpu s, peak RSS rise in bytes) of ``fn()``."""
     gc.collect()
     _reset_peak()
     base = _status("VmRSS")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    sec = time.perf_counter() - t0
-    return out, sec, max(_status("VmHWM") - base, 0.0)
+    return out, time.perf_counter() - t0, time.process_time() - c0, max(_status("VmHWM") - base, 0.0)
 
 
-def resnet20_graph(sparsity: float, pruner: str, seed: int = 0, synthetic: bool = False):
-    if not synthetic:
-        try:
-            import torch
-
-            from sparsetopo.encodings import multipartite
-            from sparsetopo.models import build_model
-            from sparsetopo.pruning import PruneContext, apply_masks, run_pruner
-
-            torch.manual_seed(seed)
-            torch.set_num_threads(1)
-            model = build_model("resnet20", (3, 32, 32), 10)
-            ctx = PruneContext(model=model, sparsity=sparsity, seed=seed, input_shape=(3, 32, 32), num_classes=10)
-            with torch.no_grad():
-                apply_masks(model, run_pruner(pruner, ctx))
-            return multipartite(model, (3, 32, 32)), f"MGE resnet20 {pruner}"
-        except ImportError:
-            pass
+def model_graph(model: str, sparsity: float, pruner: str = "uniform", seed: int = 0, cache: str | None = None):
+    """(multipartite Graph, label) of a pruned model at its benchmark input shape (cached as .npz if asked)."""
     from sparsetopo.graph import Graph
 
-    sizes = [3072] + [16384] * 7 + [8192] * 6 + [4096] * 6 + [10]
-    off = np.concatenate([[0], np.cumsum(sizes)])
-    n = int(off[-1])
-    total = int(round((1 - sparsity) * 37_278_208))
-    rng = np.random.default_rng(seed)
-    per = total // (len(sizes) - 1)
-    src, dst = [], []
-    for i in range(len(sizes) - 1):
-        k = min(per, sizes[i] * sizes[i + 1])
-        flat = rng.choice(sizes[i] * sizes[i + 1], size=k, replace=False)
-        src.append((off[i] + flat // sizes[i + 1]).astype(np.int32))
-        dst.append((off[i + 1] + flat % sizes[i + 1]).astype(np.int32))
-    src, dst = np.concatenate(src), np.concatenate(dst)
-    w = rng.random(len(src), dtype=np.float32)
-    g = Graph(src=src, dst=dst, weight=w, part_offsets=off, part_names=[f"p{i}" for i in range(len(sizes))],
-              part_shapes=[(s,) for s in sizes])
-    return g, "synthetic layered"
+    shape, classes = SHAPES[model]
+    label = f"MGE {model} {pruner} {'x'.join(map(str, shape))}"
+    path = Path(cache) / f"{model}_{pruner}_{sparsity}_{seed}.npz" if cache else None
+    if path is not None and path.exists():
+        from sparsetopo.graph import load_graphs
+
+        return load_graphs(path)[2][0], label
+    import torch
+
+    from sparsetopo.encodings import multipartite
+    from sparsetopo.models import build_model
+    from sparsetopo.pruning import PruneContext, apply_masks, run_pruner
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    net = build_model(model, shape, classes)
+    ctx = PruneContext(model=net, sparsity=sparsity, seed=seed, input_shape=shape, num_classes=classes)
+    with torch.no_grad():
+        apply_masks(net, run_pruner(pruner, ctx))
+    graph = multipartite(net, shape)
+    del net, ctx
+    if path is not None:
+        from sparsetopo.graph import save_graphs
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_graphs(path, [graph], "multipartite", {"model": model, "sparsity": sparsity})
+    return graph, label
 
 
-def bench(graph, seed: int = 0, full_rx: bool = False) -> list[tuple[str, float, float]]:
-    from sparsetopo.metrics import _common as c
-    from sparsetopo.metrics import topo as tm
-    from sparsetopo.metrics.motifs import motif_counts
+def warm_up() -> None:
+    """Compile (or load) every numba kernel on a small graph, so that timings exclude compilation."""
+    from sparsetopo.graph import Graph
+    from sparsetopo.metrics import layer_metrics, topometrics
+
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, 300, 4000)
+    dst = 300 + rng.integers(0, 400, 4000)
+    g = Graph(src=src, dst=dst, weight=rng.random(4000), part_offsets=[0, 300, 700], part_names=["a", "b"],
+              part_shapes=[(300,), (400,)], meta={"density": 0.1})
+    for mode in ("exact", "estimate"):
+        topometrics(g, motifs4=mode)
+        layer_metrics(g, motifs4=mode)
+
+
+def bench_steps(graph, seed: int = 0) -> tuple[list[tuple[str, float, float, float]], dict]:
+    """Per-step (label, wall, cpu, peak rise) of topometrics on ``graph``, and its result."""
+    from sparsetopo.metrics.context import evaluate
 
     rows = []
-    n = graph.num_nodes
 
-    def step(name, fn):
-        out, sec, mem = measure(fn)
-        rows.append((name, sec, mem))
+    def step(label, thunk):
+        out, wall, cpu, mem = measure(thunk)
+        rows.append((label, wall, cpu, mem))
         return out
 
-    step("local (degrees, sink/source)", lambda: np.bincount(graph.src, minlength=n).sum()
-         + np.bincount(graph.dst, minlength=n).sum())
-    w = step("build W (directed CSR)", lambda: c.directed_csr(graph.src, graph.dst, graph.weight, n))
-    step("one_hop + two_hop", lambda: tm._hop_sizes(w))
-    a = step("build A = W + W^T", lambda: c.symmetric_csr(w))
-    del w
-    step("components", lambda: c.components(a))
-    step("k_core (numpy peeling)", lambda: c.core_numbers(a.indptr, a.indices))
-    step("motifs3 + motifs4 (auto)", lambda: motif_counts(a, part_id=tm._part_ids(graph), seed=seed))
-    step("spectral (eigsh BE k=4 + Laplacian)", lambda: c.spectral_metrics(a, seed))
-    step("cut_edges + cut_nodes (certificate+rx)", lambda: c.bridges_and_articulation(a))
-    if full_rx:
-        step("  (ref.) rustworkx on all edges", lambda: c.bridges_and_articulation(a, certificate=False))
-    del a
-    res = step("topometrics() end to end", lambda: tm.topometrics(graph, seed=seed))
-    bench.last = res
+    (result, wall, cpu, mem) = measure(lambda: evaluate(graph, "multipartite", seed, step=step))
+    rows.append(("topometrics() total", wall, cpu, mem))
+    return rows, result
+
+
+def load_revision(rev: str):
+    """The ``sparsetopo`` package of git revision ``rev`` imported as ``sparsetopo_<rev>``."""
+    name = f"sparsetopo_{rev}"
+    tmp = Path(tempfile.mkdtemp(prefix="sparsetopo-before-"))
+    tar = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src/sparsetopo"], check=True,
+                         capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=tar, check=True)
+    (tmp / "src" / "sparsetopo").rename(tmp / name)
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module(f"{name}.metrics")
+
+
+def bench_before(mod, graph, seed: int = 0) -> list[tuple[str, float, float, float]]:
+    """Steps of the pre-registry implementation (revision 4738839 and its peers), then its total."""
+    rows = []
+    names = {m for m in dir(mod)}
+    if "topometrics" not in names:
+        raise SystemExit("the revision has no sparsetopo.metrics.topometrics")
+    pkg = mod.__name__
+    try:
+        c = importlib.import_module(f"{pkg}._common")
+        tm = importlib.import_module(f"{pkg}.topo")
+        mc = importlib.import_module(f"{pkg}.motifs").motif_counts
+        n = graph.num_nodes
+
+        def step(label, fn):
+            out, wall, cpu, mem = measure(fn)
+            rows.append((label, wall, cpu, mem))
+            return out
+        w = step("build W (directed CSR)", lambda: c.directed_csr(graph.src, graph.dst, graph.weight, n))
+        step("one_hop, two_hop", lambda: tm._hop_sizes(w))
+        a = step("build A = W + W^T", lambda: c.symmetric_csr(w))
+        del w
+        step("components", lambda: c.components(a))
+        step("k_core", lambda: c.core_numbers(a.indptr, a.indices))
+        step("motifs", lambda: mc(a, part_id=tm._part_ids(graph), seed=seed))
+        step("cut_edges, cut_nodes", lambda: c.bridges_and_articulation(a))
+        step("spectral", lambda: c.spectral_metrics(a, seed))
+        del a
+    except (ImportError, AttributeError) as exc:
+        print(f"(per-step timing of the revision unavailable: {exc})")
+    out, wall, cpu, mem = measure(lambda: mod.topometrics(graph, seed=seed))
+    rows.append(("topometrics() total", wall, cpu, mem))
+    bench_before.last = out
     return rows
+
+
+def print_rows(rows, edges: int) -> None:
+    print(f"{'step':58s} {'wall s':>8s} {'cpu s':>8s} {'peak MB':>8s} {'B/edge':>7s}")
+    for label, wall, cpu, mem in rows:
+        print(f"{label[:58]:58s} {wall:8.2f} {cpu:8.2f} {mem / 2**20:8.1f} {mem / max(edges, 1):7.1f}")
+
+
+def run_one(model: str, sparsity: float, args) -> tuple[int, list]:
+    (graph, label), wall, cpu, _ = measure(lambda: model_graph(model, sparsity, args.pruner, cache=args.cache))
+    e = graph.num_edges
+    print(f"\n## {label}, sparsity {sparsity}: N={graph.num_nodes:,} E={e:,} (built in {wall:.1f} s wall, "
+          f"{cpu:.1f} s cpu); load average {os.getloadavg()[0]:.2f}")
+    rows, result = bench_steps(graph)
+    print_rows(rows, e)
+    print(f"process peak RSS {_status('VmHWM') / 2**30:.2f} GiB = {_status('VmHWM') / e:.1f} B/edge "
+          f"(graph build included); load average {os.getloadavg()[0]:.2f}")
+    print("values: " + ", ".join(f"{k}={v:.6g}" for k, v in result.items()))
+    if args.before:
+        mod = load_revision(args.before)
+        print(f"\n-- revision {args.before} on the same graph --")
+        before = bench_before(mod, graph)
+        print_rows(before, e)
+        old = bench_before.last
+        diffs = {k: (result[k], old[k]) for k in old if k in result and result[k] != old[k]}
+        print("differences (new vs before): " + (", ".join(f"{k}: {a:.8g} vs {b:.8g}" for k, (a, b) in diffs.items())
+                                                  or "none"))
+    return e, rows
 
 
 def main() -> None:
     if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
-        # a fixed mmap threshold stops glibc from keeping freed large arrays on the heap, so the peak
-        # RSS below measures what the metrics really hold rather than allocator retention
-        os.execve(sys.executable, [sys.executable, *sys.argv],
-                  {**os.environ, "MALLOC_MMAP_THRESHOLD_": "1048576"})
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sparsities", type=float, nargs="+", default=[0.9, 0.6])
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_MMAP_THRESHOLD_": "1048576"})
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=["resnet20", "wrn28_2"])
+    ap.add_argument("--sparsities", type=float, nargs="+", default=[0.9])
     ap.add_argument("--pruner", default="uniform")
-    ap.add_argument("--synthetic", action="store_true")
-    ap.add_argument("--reference", action="store_true", help="also time rustworkx on all edges")
+    ap.add_argument("--sweep", action="store_true", help="ResNet-50 at 0.999 0.995 0.99 0.98 0.95 0.9; exponents")
+    ap.add_argument("--before", help="git revision whose topometrics to time on the same graphs")
+    ap.add_argument("--cache", help="folder for built graphs (.npz)")
     args = ap.parse_args()
-    for s in args.sparsities:
-        (graph, label), sec, mem = measure(lambda: resnet20_graph(s, args.pruner, synthetic=args.synthetic))
-        e = graph.num_edges
-        print(f"\n## {label}, sparsity {s}: N={graph.num_nodes:,} E={e:,} (built in {sec:.1f} s)")
-        print(f"{'step':38s} {'seconds':>8s} {'peak MB':>8s} {'B/edge':>7s}")
-        for name, sec, mem in bench(graph, full_rx=args.reference):
-            print(f"{name:38s} {sec:8.2f} {mem:8.1f} {mem * 2**20 / e:7.1f}")
-        r = bench.last
-        print("motifs4 = {:.6g} ± {:.3g}; spectral_gap = {:.6g}; spectral_radius = {:.6g}; k_core = {:.4g}".format(
-            r["motifs4"], r["motifs4_stderr"], r["spectral_gap"], r["spectral_radius"], r["k_core"]))
+    warm_up()
+    if args.sweep:
+        args.models, args.sparsities = ["resnet50"], [0.999, 0.995, 0.99, 0.98, 0.95, 0.9]
+    series: dict[str, list[tuple[int, float, float]]] = {}
+    for model in args.models:
+        for s in args.sparsities:
+            if model == "resnet50" and s <= 0.95:
+                free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+                need = 40 * (1 - s) * 4.5e9 / 2**30
+                if free < need:
+                    print(f"\n## skipped {model} at {s}: {free:.1f} GiB available, about {need:.0f} GiB needed")
+                    continue
+            e, rows = run_one(model, s, args)
+            for label, wall, cpu, _ in rows:
+                series.setdefault(label, []).append((e, wall, cpu))
+            gc.collect()
+    if len({e for v in series.values() for e, _, _ in v}) >= 3:
+        print(f"\n## scaling: seconds = a * E^b (least squares on log-log over {len(args.sparsities)} graphs)")
+        print(f"{'step':58s} {'b (wall)':>9s} {'b (cpu)':>8s}")
+        for label, pts in series.items():
+            pts = [p for p in pts if p[1] > 0 and p[2] > 0]
+            if len(pts) < 3:
+                continue
+            x = np.log([p[0] for p in pts])
+            bw = np.polyfit(x, np.log([p[1] for p in pts]), 1)[0]
+            bc = np.polyfit(x, np.log([max(p[2], 1e-3) for p in pts]), 1)[0]
+            print(f"{label[:58]:58s} {bw:9.2f} {bc:8.2f}")
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from ..graph import Graph
 from . import kernels
-from .registry import METRICS, MetricSpec, metric_specs
+from .registry import MetricSpec, metric_specs
 
 log = logging.getLogger("sparsetopo.metrics")
 
@@ -33,7 +33,7 @@ class MetricContext:
     ``out_degree``/``in_degree`` (resource "degrees"), ``out_csr`` = (indptr, indices) of the directed
     pattern (rows unsorted, repeats possible), ``sym`` = (indptr, indices, data) of the canonical
     symmetric weighted adjacency A = W + Wᵀ of U (self-loops dropped, mutual pairs merged), ``part_id``
-    (node -> part, int32), ``sides`` (left and right node ids of a two-part layer graph, else None).
+    (node -> part, int32), ``part_pairs`` (parts x parts, True where an edge joins them), ``sides`` (left and right node ids of a two-part layer graph, else None).
     """
 
     def __init__(self, graph: Graph, table: str, wanted: set[str], seed: int = 0, motifs4: str = "auto",
@@ -58,7 +58,7 @@ class MetricContext:
         return self._cache[name]
 
     def _degrees(self) -> tuple[np.ndarray, np.ndarray]:
-        return (np.bincount(self.graph.src, minlength=self.n), np.bincount(self.graph.dst, minlength=self.n))
+        return kernels.degrees(self.graph.src, self.graph.dst, self.n)
 
     @property
     def out_degree(self) -> np.ndarray:
@@ -89,11 +89,23 @@ class MetricContext:
         return self._get("part_id", build)
 
     @property
+    def part_pairs(self) -> np.ndarray:
+        def build():
+            indptr, indices, _ = self.sym
+            return kernels.part_pairs(indptr, indices, self.part_id)
+        return self._get("part_pairs", build)
+
+    @property
     def sides(self) -> tuple[np.ndarray, np.ndarray] | None:
         if self.table != "layer" or len(self.graph.part_offsets) != 3:
             return None
         cut = int(self.graph.part_offsets[1])
         return np.arange(cut), np.arange(cut, self.n)
+
+    def build(self, resource: str) -> None:
+        """Build one intermediate (``RESOURCES``) now."""
+        {"degrees": lambda: self.out_degree, "out_csr": lambda: self.out_csr, "sym": lambda: self.sym,
+         "part_id": lambda: self.part_id, "part_pairs": lambda: self.part_pairs}[resource]()
 
     def release(self, keep: set[str] = frozenset()) -> None:
         """Drop every cached intermediate not named in ``keep``."""
@@ -113,19 +125,28 @@ def _groups(specs: list[MetricSpec]) -> list[tuple[Any, list[MetricSpec]]]:
     return list(out.values())
 
 
-def evaluate(graph: Graph, table: str, seed: int = 0, motifs4: str = "auto",
-             motif_budget_seconds: float = 5.0) -> dict[str, float]:
-    """Every registered metric of ``table`` on ``graph``, as floats in registration order."""
+def evaluate(graph: Graph, table: str, seed: int = 0, motifs4: str = "auto", motif_budget_seconds: float = 5.0,
+             step: Callable[[str, Callable[[], Any]], Any] | None = None) -> dict[str, float]:
+    """Every registered metric of ``table`` on ``graph``, as floats in registration order.
+
+    Each group function runs once, after the intermediates it declares (``needs``) are built; intermediates are
+    freed as soon as no later group declares them. ``step(label, thunk)``, when given, runs every build and
+    every group (benchmarks use it to time and size each step); by default each is only logged.
+    """
     specs = metric_specs(table)
     groups = _groups(specs)
     ctx = MetricContext(graph, table, {s.name for s in specs}, seed, motifs4, motif_budget_seconds)
+    run = step or (lambda label, thunk: thunk())
     values: dict[str, float] = {}
     start = time.perf_counter()
     _log(graph, "%s metrics of %d nodes, %d edges", table, graph.num_nodes, graph.num_edges)
     for i, (fn, members) in enumerate(groups):
         names = [m.name for m in members]
+        for resource in dict.fromkeys(r for m in members for r in m.needs):
+            if resource not in ctx._cache:
+                run(f"build {resource}", lambda: ctx.build(resource))
         t0 = time.perf_counter()
-        out = fn(ctx)
+        out = run(", ".join(names), lambda: fn(ctx))
         if isinstance(out, Mapping):
             missing = [m for m in names if m not in out]
             if missing:
@@ -143,11 +164,3 @@ def evaluate(graph: Graph, table: str, seed: int = 0, motifs4: str = "auto",
         _log(graph, "%s in %.2f s (%.1f s so far)", ", ".join(names), now - t0, now - start)
     ctx.release()
     return {s.name: values[s.name] for s in specs}
-
-
-def registered(name: str) -> MetricSpec:
-    """The spec of a registered metric (KeyError listing the known names otherwise)."""
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}") from None

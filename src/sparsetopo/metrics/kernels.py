@@ -11,7 +11,11 @@ pairs summed).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import get_num_threads, get_thread_id, njit, prange
+
+#: Fixed number of row blocks of the parallel kernels: partial sums are combined in block order, so results
+#: do not depend on the number of threads (``NUMBA_NUM_THREADS``, default: all cores).
+BLOCKS = 256
 
 
 def index_dtype(n: int) -> type:
@@ -39,6 +43,19 @@ def _row_counts(src, dst, n, symmetric):
     for i in range(n):
         cnt[i + 1] += cnt[i]
     return cnt
+
+
+@njit(cache=True)
+def row_sums(indptr, data):
+    """Σ of each row's stored values (float64), e.g. the strengths of a symmetric weighted CSR."""
+    n = len(indptr) - 1
+    out = np.zeros(n)
+    for r in range(n):
+        s = 0.0
+        for p in range(indptr[r], indptr[r + 1]):
+            s += data[p]
+        out[r] = s
+    return out
 
 
 @njit(cache=True)
@@ -114,15 +131,37 @@ def _sort_pairs(idx, val, lo, hi):
                 break
 
 
+@njit(cache=True, parallel=True)
+def _sort_rows(indptr, indices, data):
+    """Sort every row (in parallel over row blocks); returns the number of repeated columns."""
+    n = len(indptr) - 1
+    repeats = np.zeros(BLOCKS, dtype=np.int64)
+    for b in prange(BLOCKS):
+        k = 0
+        for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
+            lo, hi = indptr[r], indptr[r + 1]
+            sorted_ = True
+            for p in range(lo + 1, hi):
+                if indices[p - 1] >= indices[p]:
+                    sorted_ = False
+                    break
+            if not sorted_:
+                _sort_pairs(indices, data, lo, hi)
+                for p in range(lo + 1, hi):
+                    if indices[p - 1] == indices[p]:
+                        k += 1
+        repeats[b] = k
+    return repeats.sum()
+
+
 @njit(cache=True)
-def _canonicalise(indptr, indices, data):
-    """Sort every row, sum repeated columns, compact in place; returns the new number of entries."""
+def _merge_repeats(indptr, indices, data):
+    """Sum repeated columns of sorted rows and compact in place; returns the new number of entries."""
     n = len(indptr) - 1
     write = 0
     start = indptr[0]
     for r in range(n):
         end = indptr[r + 1]
-        _sort_pairs(indices, data, start, end)
         row_start = write
         for p in range(start, end):
             if write > row_start and indices[write - 1] == indices[p]:
@@ -155,46 +194,53 @@ def csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, sym
     _scatter(src, dst, w, indptr, indices, data, symmetric, with_data)
     if canonical:
         vals = data if with_data else np.zeros(nnz, dtype=np.float32)
-        nnz = _canonicalise(indptr, indices, vals)
+        if _sort_rows(indptr, indices, vals):
+            nnz = _merge_repeats(indptr, indices, vals)
         if nnz < len(indices):
             indices = indices[:nnz].copy()
             data = vals[:nnz].copy() if with_data else data
     return indptr, indices, (data if with_data else None)
 
 
-@njit(cache=True)
-def _hop_totals(indptr, indices, with_two):
+@njit(cache=True, parallel=True)
+def _hop_totals(indptr, indices, with_two, nthreads):
     n = len(indptr) - 1
-    mark = np.full(n, -1, dtype=np.int64)
-    one = 0
-    two = 0
-    for v in range(n):
-        mark[v] = v
-        c = 1
-        for p in range(indptr[v], indptr[v + 1]):
-            u = indices[p]
-            if mark[u] != v:
-                mark[u] = v
-                c += 1
-        one += c
-        if not with_two:
-            continue
-        for p in range(indptr[v], indptr[v + 1]):
-            u = indices[p]
-            for q in range(indptr[u], indptr[u + 1]):
-                w = indices[q]
-                if mark[w] != v:
-                    mark[w] = v
+    marks = np.full((nthreads, n), -1, dtype=np.int32)
+    ones = np.zeros(BLOCKS, dtype=np.int64)
+    twos = np.zeros(BLOCKS, dtype=np.int64)
+    for b in prange(BLOCKS):
+        mark = marks[get_thread_id()]
+        one = 0
+        two = 0
+        for v in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
+            mark[v] = v
+            c = 1
+            for p in range(indptr[v], indptr[v + 1]):
+                u = indices[p]
+                if mark[u] != v:
+                    mark[u] = v
                     c += 1
-        two += c
-    return one, two
+            one += c
+            if not with_two:
+                continue
+            for p in range(indptr[v], indptr[v + 1]):
+                u = indices[p]
+                for q in range(indptr[u], indptr[u + 1]):
+                    w = indices[q]
+                    if mark[w] != v:
+                        mark[w] = v
+                        c += 1
+            two += c
+        ones[b] = one
+        twos[b] = two
+    return ones.sum(), twos.sum()
 
 
 def hop_totals(indptr: np.ndarray, indices: np.ndarray, with_two: bool = True) -> tuple[int, int]:
     """(Σ_v |{v} ∪ out(v)|, Σ_v |{v} ∪ out(v) ∪ out(out(v))|) on a directed CSR (repeats and self-loops
     allowed; the second is 0 unless ``with_two``). Cost of the second: the number of 2-step walks,
     Σ_u indeg(u)·outdeg(u), with one array of N entries."""
-    one, two = _hop_totals(*unsigned(indptr, indices), bool(with_two))
+    one, two = _hop_totals(*unsigned(indptr, indices), bool(with_two), get_num_threads())
     return int(one), int(two)
 
 
@@ -208,7 +254,7 @@ def _find(parent, x):
 
 @njit(cache=True)
 def _component_count(src, dst, n):
-    parent = np.arange(n, dtype=np.int64)
+    parent = np.arange(n, dtype=np.int32)
     comps = n
     for e in range(len(src)):
         a = _find(parent, src[e])
@@ -225,7 +271,7 @@ def _component_count(src, dst, n):
 @njit(cache=True)
 def _core_numbers(indptr, indices):
     n = len(indptr) - 1
-    deg = np.empty(n, dtype=np.int64)
+    deg = np.empty(n, dtype=np.int32)
     md = 0
     for v in range(n):
         deg[v] = indptr[v + 1] - indptr[v]
@@ -236,8 +282,8 @@ def _core_numbers(indptr, indices):
         bin_start[deg[v] + 1] += 1
     for d in range(md + 1):
         bin_start[d + 1] += bin_start[d]
-    pos = np.empty(n, dtype=np.int64)
-    vert = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int32)
+    vert = np.empty(n, dtype=np.int32)
     fill = bin_start[:-1].copy()
     for v in range(n):
         pos[v] = fill[deg[v]]
@@ -266,12 +312,12 @@ def _core_numbers(indptr, indices):
 @njit(cache=True)
 def _bridges_and_cut_nodes(indptr, indices):
     n = len(indptr) - 1
-    disc = np.full(n, -1, dtype=np.int64)
-    low = np.zeros(n, dtype=np.int64)
-    parent = np.full(n, -1, dtype=np.int64)
+    disc = np.full(n, -1, dtype=np.int32)
+    low = np.zeros(n, dtype=np.int32)
+    parent = np.full(n, -1, dtype=np.int32)
     it = np.empty(n, dtype=np.int64)
     is_cut = np.zeros(n, dtype=np.bool_)
-    stack = np.empty(n, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int32)
     bridges = 0
     t = 0
     for root in range(n):
@@ -327,17 +373,79 @@ def _u1(a: np.ndarray) -> np.ndarray:
 def component_count(src: np.ndarray, dst: np.ndarray, n: int) -> int:
     """Number of connected components of the undirected version of an edge list (isolated nodes count):
     union-find with path halving, O(E α(N)), one array of N entries."""
+    _check_nodes(n)
     return int(_component_count(_u1(src), _u1(dst), n))
+
+
+def _check_nodes(n: int) -> None:
+    if n >= 2**31 - 1:
+        raise ValueError(f"{n} nodes: the compiled kernels hold node ids as int32 (at most 2^31 - 2 nodes)")
 
 
 def core_numbers(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """k-core number of every node of a simple undirected graph (canonical symmetric CSR): the bucket
     algorithm of Batagelj & Zaversnik (2003), O(N + E)."""
+    _check_nodes(len(indptr) - 1)
     return _core_numbers(*unsigned(indptr, indices))
 
 
 def bridges_and_cut_nodes(indptr: np.ndarray, indices: np.ndarray) -> tuple[int, int]:
     """(bridges, articulation points) of a simple undirected graph (canonical symmetric CSR): one iterative
     depth-first search with low-points (Tarjan 1974; Hopcroft & Tarjan 1973), O(N + E)."""
+    _check_nodes(len(indptr) - 1)
     b, c = _bridges_and_cut_nodes(*unsigned(indptr, indices))
     return int(b), int(c)
+
+
+@njit(cache=True)
+def _part_pairs(indptr, indices, part_id, n_parts):
+    pp = np.zeros((n_parts, n_parts), dtype=np.bool_)
+    for u in range(len(indptr) - 1):
+        pu = part_id[u]
+        for p in range(indptr[u], indptr[u + 1]):
+            pp[pu, part_id[indices[p]]] = True
+    return pp
+
+
+def part_pairs(indptr: np.ndarray, indices: np.ndarray, part_id: np.ndarray) -> np.ndarray:
+    """Symmetric boolean matrix of the part pairs joined by at least one edge (parts x parts), O(E)."""
+    part_id = np.ascontiguousarray(part_id, dtype=np.int32)
+    n_parts = int(part_id.max()) + 1 if len(part_id) else 1
+    pp = _part_pairs(*unsigned(indptr, indices), part_id, n_parts)
+    return pp | pp.T
+
+
+def part_colouring(pairs: np.ndarray) -> np.ndarray | None:
+    """0/1 colour of each part such that every edge joins parts of different colours (then the graph is
+    bipartite), or None when the part graph has an odd cycle or a part with inner edges."""
+    n = len(pairs)
+    colour = np.full(n, -1, dtype=np.int8)
+    for start in range(n):
+        if colour[start] >= 0:
+            continue
+        colour[start] = 0
+        queue = [start]
+        while queue:
+            p = queue.pop()
+            for q in np.flatnonzero(pairs[p]):
+                if colour[q] < 0:
+                    colour[q] = 1 - colour[p]
+                    queue.append(int(q))
+                elif colour[q] == colour[p]:
+                    return None
+    return colour
+
+
+@njit(cache=True)
+def _degrees(src, dst, n):
+    out = np.zeros(n, dtype=np.int64)
+    inn = np.zeros(n, dtype=np.int64)
+    for e in range(len(src)):
+        out[src[e]] += 1
+        inn[dst[e]] += 1
+    return out, inn
+
+
+def degrees(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(out-degree, in-degree) of every node of an edge list, one pass."""
+    return _degrees(_u1(src), _u1(dst), n)

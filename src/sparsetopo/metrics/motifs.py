@@ -27,9 +27,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from .kernels import unsigned
+from .kernels import part_pairs, unsigned
 
 #: Assumed throughput (multiply-adds per second) that converts the time budget into a deterministic
 #: work limit for ``motifs4="auto"``. Kept at the value calibrated for the former sparse-product code so
@@ -40,26 +40,15 @@ PRODUCT_RATE = 4.0e7
 SAMPLES_PER_SECOND = 40_000
 
 
-@njit(cache=True)
-def _part_pairs(indptr, indices, part_id, n_parts):
-    pp = np.zeros((n_parts, n_parts), dtype=np.bool_)
-    for u in range(len(indptr) - 1):
-        pu = part_id[u]
-        for p in range(indptr[u], indptr[u + 1]):
-            pp[pu, part_id[indices[p]]] = True
-    return pp
-
-
-def _allowed_pairs(indptr, indices, part_id: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _allowed_pairs(indptr, indices, part_id: np.ndarray | None,
+                   pairs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(node -> part, part-pair filter): an edge can lie on a triangle only if its two parts are adjacent
-    and have a common neighbouring part (a part may neighbour itself)."""
+    and have a common neighbouring part (a part may neighbour itself). ``pairs``: the part adjacency if known."""
     n = len(indptr) - 1
     if part_id is None:
         return np.zeros(n, dtype=np.int32), np.ones((1, 1), dtype=np.bool_)
     part_id = np.ascontiguousarray(part_id, dtype=np.int32)
-    n_parts = int(part_id.max()) + 1 if n else 1
-    pp = _part_pairs(indptr, indices, part_id, n_parts)
-    pp = pp | pp.T
+    pp = part_pairs(indptr, indices, part_id) if pairs is None else pairs
     common = (pp.astype(np.float64) @ pp.astype(np.float64)) > 0
     return part_id, np.ascontiguousarray(pp & common)
 
@@ -199,8 +188,9 @@ def _pick_excluding(indptr, indices, row, exclude, r):
 
 
 @njit(cache=True)
-def _score(indptr, indices, q):
-    """1/τ of the subgraph induced by 4 distinct nodes (τ = spanning trees, Kirchhoff), 0 if not distinct."""
+def _score(indptr, indices, q, known):
+    """1/τ of the subgraph induced by 4 nodes (τ = spanning trees, Kirchhoff), 0 if they are not distinct.
+    ``known`` = 0: a 3-star centred on q[0]; 1: a 3-path q[0]-q[1]-q[2]-q[3] (those 3 edges exist)."""
     for i in range(4):
         for j in range(i + 1, 4):
             if q[i] == q[j]:
@@ -208,7 +198,11 @@ def _score(indptr, indices, q):
     lap = np.zeros((4, 4))
     for i in range(4):
         for j in range(i + 1, 4):
-            if _has_edge(indptr, indices, q[i], q[j]):
+            if known == 0:
+                edge = i == 0 or _has_edge(indptr, indices, q[i], q[j])
+            else:
+                edge = j == i + 1 or _has_edge(indptr, indices, q[i], q[j])
+            if edge:
                 lap[i, j] = lap[j, i] = -1.0
                 lap[i, i] += 1.0
                 lap[j, j] += 1.0
@@ -219,13 +213,15 @@ def _score(indptr, indices, q):
     return 1.0 / tau if tau >= 1 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _sample_scores(indptr, indices, centres, star_r, rows, walk_r):
     """Scores of the sampled 3-stars (centre + three uniform distinct neighbours, from star_r[:, 0:3]) and
-    3-walks u'-u-v-v' (row u given; v ∝ d_v − 1 from walk_r[:, 0]; u', v' uniform from walk_r[:, 1:3])."""
-    out = np.empty(len(centres) + len(rows), dtype=np.float64)
-    q = np.empty(4, dtype=np.int64)
-    for s in range(len(centres)):
+    3-walks u'-u-v-v' (row u given; v ∝ d_v − 1 from walk_r[:, 0]; u', v' uniform from walk_r[:, 1:3]).
+    Samples are independent: parallel over samples, one score each (no shared sum)."""
+    ns = len(centres)
+    out = np.empty(ns + len(rows), dtype=np.float64)
+    for s in prange(ns):
+        q = np.empty(4, dtype=np.int64)
         c = centres[s]
         base = np.int64(indptr[c])
         d = np.int64(indptr[c + 1]) - base
@@ -240,9 +236,9 @@ def _sample_scores(indptr, indices, centres, star_r, rows, walk_r):
         if i3 >= hi:
             i3 += 1
         q[0], q[1], q[2], q[3] = c, indices[base + i1], indices[base + i2], indices[base + i3]
-        out[s] = _score(indptr, indices, q)
-    k = len(centres)
-    for s in range(len(rows)):
+        out[s] = _score(indptr, indices, q, 0)
+    for s in prange(len(rows)):
+        q = np.empty(4, dtype=np.int64)
         u = rows[s]
         total = 0.0
         for p in range(indptr[u], indptr[u + 1]):
@@ -260,7 +256,7 @@ def _sample_scores(indptr, indices, centres, star_r, rows, walk_r):
         q[0] = _pick_excluding(indptr, indices, u, v, walk_r[s, 1])
         q[1], q[2] = u, v
         q[3] = _pick_excluding(indptr, indices, v, u, walk_r[s, 2])
-        out[k + s] = _score(indptr, indices, q)
+        out[ns + s] = _score(indptr, indices, q, 1)
     return out
 
 
@@ -318,18 +314,20 @@ def _four_cycles(indptr, indices, sides) -> float:
 
 def motif_counts(indptr: np.ndarray, indices: np.ndarray, part_id: np.ndarray | None = None,
                  sides: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
-                 mode: str = "auto", budget_seconds: float = 5.0) -> dict[str, float]:
+                 mode: str = "auto", budget_seconds: float = 5.0,
+                 pairs: np.ndarray | None = None) -> dict[str, float]:
     """motifs3, motifs4, motifs4_stderr (0.0 when exact) of U given as a canonical symmetric CSR.
 
     ``part_id`` (node -> part) enables the part-level triangle filter; ``sides`` = (left, right) node
     arrays of a bipartite graph lets 4-cycles be counted over the cheaper side. ``mode``: "exact",
-    "estimate" or "auto" (exact when its work fits ``budget_seconds`` at ``PRODUCT_RATE``).
+    "estimate" or "auto" (exact when its work fits ``budget_seconds`` at ``PRODUCT_RATE``). ``pairs``: the
+    part adjacency (``kernels.part_pairs``) when already computed.
     """
     if mode not in ("auto", "exact", "estimate"):
         raise ValueError(f"motifs4={mode!r} is not one of 'auto', 'exact', 'estimate'")
     exact = mode == "exact" or (mode == "auto" and c4_work(indptr, sides) <= budget_seconds * PRODUCT_RATE)
     indptr, indices = unsigned(indptr, indices)
-    pid, allowed = _allowed_pairs(indptr, indices, part_id)
+    pid, allowed = _allowed_pairs(indptr, indices, part_id, pairs)
     tri_sum, diamonds, t_node, k4 = _triangles(indptr, indices, pid, allowed, exact)
     del pid
     t = tri_sum / 3.0

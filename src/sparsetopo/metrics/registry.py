@@ -28,7 +28,7 @@ TABLES = ("multipartite", "layer", "ramanujan")
 #: files, the Ramanujan files.
 RELEASED_LAYOUTS = ("unrolled", "bge_old", "bge_new", "ramanujan")
 #: Intermediates a compute function may declare in ``needs`` (see ``MetricContext``).
-RESOURCES = ("degrees", "out_csr", "sym", "part_id")
+RESOURCES = ("degrees", "out_csr", "sym", "part_id", "part_pairs")
 
 
 @dataclass(frozen=True)

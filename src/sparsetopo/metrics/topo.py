@@ -71,7 +71,7 @@ def _strength(ctx: MetricContext) -> float:
 def _motifs(ctx: MetricContext) -> dict[str, float]:
     indptr, indices, _ = ctx.sym
     return motif_counts(indptr, indices, part_id=ctx.part_id, sides=ctx.sides, seed=ctx.seed, mode=ctx.motifs4,
-                        budget_seconds=ctx.motif_budget_seconds)
+                        budget_seconds=ctx.motif_budget_seconds, pairs=ctx.part_pairs)
 
 
 def _k_core(ctx: MetricContext) -> float:
@@ -93,13 +93,16 @@ def _components(ctx: MetricContext) -> dict[str, float]:
 
 def _spectral(ctx: MetricContext) -> dict[str, float]:
     indptr, indices, data = ctx.sym
+    colour = kernels.part_colouring(ctx.part_pairs)
     return spectral_metrics(indptr, indices, data, ctx.seed, with_gaps="spectral_gap" in ctx.wanted
-                            or "spectral_gap_paper" in ctx.wanted, with_radius="spectral_radius" in ctx.wanted)
+                            or "spectral_gap_paper" in ctx.wanted, with_radius="spectral_radius" in ctx.wanted,
+                            colour=None if colour is None else colour[ctx.part_id].astype(np.bool_))
 
 
 # ----------------------------------------------------------------------------------------------- registrations
 # Order = column order of the tables. Released columns: mge-paper-reference §2.2 (unrolled.csv) and §6.2 (BGE).
 _SYM = ("sym",)
+_PARTS = ("sym", "part_id", "part_pairs")
 register_metric("nodes", _size, scope="both", family="size", released="nodes", released_bge_old="nodes",
                 released_bge_new="nodes", integer=True, feature=False, description="N")
 register_metric("edges", _size, scope="both", family="size", released="edges", released_bge_old="edges",
@@ -119,13 +122,13 @@ register_metric("one_hop", _hops, scope="both", family="neighbourhood", normalis
                 description="mean |{v} ∪ out(v)|")
 register_metric("two_hop", _hops, scope="network", family="neighbourhood", normaliser="E", released="2-hop_nei",
                 needs=("out_csr",), description="mean |{v} ∪ nodes within 2 out-steps|")
-register_metric("motifs3", _motifs, scope="both", family="neighbourhood", normaliser="E", needs=_SYM + ("part_id",),
+register_metric("motifs3", _motifs, scope="both", family="neighbourhood", normaliser="E", needs=_PARTS,
                 description="connected induced 3-node subgraphs (exact)")
 register_metric("motifs4", _motifs, scope="both", family="neighbourhood", normaliser="E", released="motif",
-                released_bge_old="motifs_count", released_bge_new="motif", needs=_SYM + ("part_id",),
+                released_bge_old="motifs_count", released_bge_new="motif", needs=_PARTS,
                 description="connected induced 4-node subgraphs (exact or estimated)")
 register_metric("motifs4_stderr", _motifs, scope="both", family="neighbourhood", feature=False,
-                needs=_SYM + ("part_id",), description="standard error of motifs4 (0 when exact)")
+                needs=_PARTS, description="standard error of motifs4 (0 when exact)")
 register_metric("strength", _strength, scope="both", family="strength", normaliser="E",
                 released="avg_node_strength", released_bge_old="strenght_all", released_bge_new="avg_node_strength",
                 description="mean Σ |w| over in- and out-edges")
@@ -144,14 +147,14 @@ register_metric("components", _components, scope="both", family="global", releas
 register_metric("mean_component_size", _components, scope="both", family="global", normaliser="N",
                 released="mean_connected_components", released_bge_old="mean_weak",
                 released_bge_new="mean_connected_components", description="N / components")
-register_metric("spectral_gap", _spectral, scope="both", family="expansion", needs=_SYM,
+register_metric("spectral_gap", _spectral, scope="both", family="expansion", needs=_PARTS,
                 description="λ1 − λ2 of A")
 register_metric("spectral_gap_paper", _spectral, scope="both", family="expansion", released="spectral_gap",
-                released_bge_old="spectral_gap_weighted_undirected", released_bge_new="spectral_gap", needs=_SYM,
+                released_bge_old="spectral_gap_weighted_undirected", released_bge_new="spectral_gap", needs=_PARTS,
                 description="|λ|1 − |λ|3 of A (the original definition)")
 register_metric("spectral_radius", _spectral, scope="both", family="expansion", released="spectral_radius",
                 released_bge_old="spectral_radius_laplacian_weighted_undirected",
-                released_bge_new="spectral_radius", needs=_SYM, description="largest eigenvalue of L = D − A")
+                released_bge_new="spectral_radius", needs=_PARTS, description="largest eigenvalue of L = D − A")
 
 
 # ----------------------------------------------------------------------------------------------- public API
