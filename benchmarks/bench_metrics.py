@@ -214,13 +214,16 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["resnet20", "wrn28_2"])
     ap.add_argument("--sparsities", type=float, nargs="+", default=[0.9])
     ap.add_argument("--pruner", default="uniform")
-    ap.add_argument("--sweep", action="store_true", help="ResNet-50 at 0.999 0.995 0.99 0.98 0.95 0.9; exponents")
+    ap.add_argument("--sweep", action="store_true",
+                    help="ResNet-50 at 0.999 0.995 0.99 0.98 0.95 0.9 (or --sparsities); exponents")
     ap.add_argument("--before", help="git revision whose topometrics to time on the same graphs")
     ap.add_argument("--cache", help="folder for built graphs (.npz)")
     args = ap.parse_args()
     warm_up()
     if args.sweep:
-        args.models, args.sparsities = ["resnet50"], [0.999, 0.995, 0.99, 0.98, 0.95, 0.9]
+        explicit = any(a.startswith("--sparsities") for a in sys.argv[1:])
+        args.models = ["resnet50"]
+        args.sparsities = args.sparsities if explicit else [0.999, 0.995, 0.99, 0.98, 0.95, 0.9]
     series: dict[str, list[tuple[int, float, float]]] = {}
     for model in args.models:
         for s in args.sparsities:

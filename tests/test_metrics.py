@@ -415,3 +415,29 @@ def test_lanczos_spectra_tiny_gaps_match_dense(bipartite):
     if bipartite:
         assert r["spectral_gap"] == r["spectral_gap_paper"]
     assert r == topometrics(g, seed=3)
+
+
+def test_results_do_not_depend_on_threads_and_each_step_is_logged(caplog, monkeypatch):
+    import logging
+
+    import numba
+
+    from sparsetopo.metrics import context
+
+    g = random_layered(4, sizes=(150, 200, 200, 100), p=0.05, skip_p=0.02, mutual=0.05)
+    assert g.num_nodes > 500  # Lanczos and the parallel kernels
+    monkeypatch.setattr(context, "LOG_MIN_EDGES", 0)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        with caplog.at_level(logging.INFO, logger="sparsetopo.metrics"):
+            one = topometrics(g, seed=2, motifs4="estimate")
+        numba.set_num_threads(max(threads, 2) if numba.config.NUMBA_NUM_THREADS >= 2 else 1)
+        two = topometrics(g, seed=2, motifs4="estimate")
+    finally:
+        numba.set_num_threads(threads)
+    assert one == two
+    messages = [r.getMessage() for r in caplog.records]
+    for step in ("built sym", "one_hop, two_hop in", "k_core in", "spectral_gap, spectral_gap_paper, spectral_radius in"):
+        assert any(step in m for m in messages), step
+    assert any("s so far" in m for m in messages)

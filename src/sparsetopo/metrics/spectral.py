@@ -45,6 +45,16 @@ MAX_STEPS = 3000
 CW_TOL = 1e-10
 
 
+@njit(cache=True)
+def _ordered_sum(x):
+    """Σ x in index order (inside parallel kernels numba would parallelise ``x.sum()``, whose result then
+    depends on the number of threads)."""
+    total = 0.0
+    for i in range(len(x)):
+        total += x[i]
+    return total
+
+
 @njit(cache=True, parallel=True)
 def _recurrence(q, q_prev, w, alpha, beta):
     """w <- (w − α q − β q_prev − c q) / β' with the local reorthogonalisation coefficient c = q·(w − α q − β
@@ -62,8 +72,8 @@ def _recurrence(q, q_prev, w, alpha, beta):
             nrm += v * v
         dots[b] = acc
         norms[b] = nrm
-    c = dots.sum()
-    beta_new = np.sqrt(max(norms.sum() - c * c, 0.0))
+    c = _ordered_sum(dots)
+    beta_new = np.sqrt(max(_ordered_sum(norms) - c * c, 0.0))
     inv = 1.0 / beta_new if beta_new > 0.0 else 0.0
     for b in prange(BLOCKS):
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
@@ -87,7 +97,7 @@ def _lanczos_step(indptr, indices, data, diag, negate, q, q_prev, w, beta):
             w[r] = y
             acc += q[r] * y
         part[b] = acc
-    return _recurrence(q, q_prev, w, part.sum(), beta)
+    return _recurrence(q, q_prev, w, _ordered_sum(part), beta)
 
 
 @njit(cache=True, parallel=True)
@@ -113,7 +123,7 @@ def _lanczos_step_squared(indptr, indices, data, colour, q, q_prev, w, t, beta):
             w[r] = y
             acc += q[r] * y
         part[b] = acc
-    return _recurrence(q, q_prev, w, part.sum(), beta)
+    return _recurrence(q, q_prev, w, _ordered_sum(part), beta)
 
 
 def _good_ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
