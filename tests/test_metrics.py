@@ -13,7 +13,7 @@ import pytest
 from sparsetopo.graph import Graph, save_graphs
 from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, graph_file_metrics, layer_metrics, normalised,
                                 topometrics)
-from sparsetopo.metrics import kernels
+from sparsetopo.metrics import kernels, structure
 from sparsetopo.metrics.motifs import motif_counts
 
 
@@ -154,7 +154,7 @@ def test_core_numbers_random_graphs():
         u = nx.gnp_random_graph(n, p, seed=int(rng.integers(1000)))
         g = make([n], list(u.edges()))
         indptr, indices, _ = sym(g)
-        core = kernels.core_numbers(indptr, indices)
+        core = structure.core_numbers(indptr, indices)
         assert core.tolist() == [nx.core_number(u)[i] for i in range(n)]
 
 
@@ -294,8 +294,8 @@ def test_bridges_and_cut_nodes_match_networkx():
             continue
         indptr, indices, _ = sym(make([n], list(u.edges())))
         expect = (len(list(nx.bridges(u))), len(list(nx.articulation_points(u))))
-        assert kernels.bridges_and_cut_nodes(indptr, indices) == expect
-        assert kernels.component_count(*(np.asarray(list(u.edges()), dtype=np.int32).reshape(-1, 2).T), n) == \
+        assert structure.bridges_and_cut_nodes(indptr, indices) == expect
+        assert structure.component_count(*(np.asarray(list(u.edges()), dtype=np.int32).reshape(-1, 2).T), n) == \
             nx.number_connected_components(u)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..graph import Graph
-from . import kernels
+from . import kernels, structure
 from .registry import MetricSpec, metric_specs
 
 log = logging.getLogger("sparsetopo.metrics")
@@ -92,7 +92,7 @@ class MetricContext:
     def part_pairs(self) -> np.ndarray:
         def build():
             indptr, indices, _ = self.sym
-            return kernels.part_pairs(indptr, indices, self.part_id)
+            return structure.part_pairs(indptr, indices, self.part_id)
         return self._get("part_pairs", build)
 
     @property

@@ -29,7 +29,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .kernels import part_pairs, unsigned
+from .kernels import unsigned
+from .structure import part_pairs
 
 #: Assumed throughput (multiply-adds per second) that converts the time budget into a deterministic
 #: work limit for ``motifs4="auto"``. Kept at the value calibrated for the former sparse-product code so
@@ -321,7 +322,7 @@ def motif_counts(indptr: np.ndarray, indices: np.ndarray, part_id: np.ndarray | 
     ``part_id`` (node -> part) enables the part-level triangle filter; ``sides`` = (left, right) node
     arrays of a bipartite graph lets 4-cycles be counted over the cheaper side. ``mode``: "exact",
     "estimate" or "auto" (exact when its work fits ``budget_seconds`` at ``PRODUCT_RATE``). ``pairs``: the
-    part adjacency (``kernels.part_pairs``) when already computed.
+    part adjacency (``structure.part_pairs``) when already computed.
     """
     if mode not in ("auto", "exact", "estimate"):
         raise ValueError(f"motifs4={mode!r} is not one of 'auto', 'exact', 'estimate'")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..graph import Graph, load_graphs
-from . import kernels
+from . import kernels, structure
 from .context import MetricContext, evaluate
 from .motifs import motif_counts
 from .registry import metric_names, normalised, register_metric
@@ -76,24 +76,24 @@ def _motifs(ctx: MetricContext) -> dict[str, float]:
 
 def _k_core(ctx: MetricContext) -> float:
     indptr, indices, _ = ctx.sym
-    return float(kernels.core_numbers(indptr, indices).mean()) if ctx.n else float("nan")
+    return float(structure.core_numbers(indptr, indices).mean()) if ctx.n else float("nan")
 
 
 def _cuts(ctx: MetricContext) -> dict[str, float]:
     indptr, indices, _ = ctx.sym
-    bridges, cut_nodes = kernels.bridges_and_cut_nodes(indptr, indices)
+    bridges, cut_nodes = structure.bridges_and_cut_nodes(indptr, indices)
     return {"cut_edges": float(bridges), "cut_nodes": float(cut_nodes)}
 
 
 def _components(ctx: MetricContext) -> dict[str, float]:
     n = ctx.n
-    count = kernels.component_count(ctx.graph.src, ctx.graph.dst, n)
+    count = structure.component_count(ctx.graph.src, ctx.graph.dst, n)
     return {"components": float(count), "mean_component_size": n / count if count else float("nan")}
 
 
 def _spectral(ctx: MetricContext) -> dict[str, float]:
     indptr, indices, data = ctx.sym
-    colour = kernels.part_colouring(ctx.part_pairs)
+    colour = structure.part_colouring(ctx.part_pairs)
     return spectral_metrics(indptr, indices, data, ctx.seed, with_gaps="spectral_gap" in ctx.wanted
                             or "spectral_gap_paper" in ctx.wanted, with_radius="spectral_radius" in ctx.wanted,
                             colour=None if colour is None else colour[ctx.part_id].astype(np.bool_))
