@@ -175,12 +175,37 @@ def _merge_repeats(indptr, indices, data):
     return write
 
 
+@njit(cache=True)
+def _transpose_sorted(indptr, indices, data, out_indices, out_data):
+    """Transpose of a CSR with symmetric pattern (column counts = row counts) into preallocated arrays: rows
+    come out sorted because source rows are visited in order. Returns the number of repeated columns."""
+    n = len(indptr) - 1
+    pos = indptr[:-1].copy()
+    repeats = 0
+    for r in range(n):
+        for p in range(indptr[r], indptr[r + 1]):
+            c = indices[p]
+            q = pos[c]
+            if q > indptr[c] and out_indices[q - 1] == r:
+                repeats += 1
+            out_indices[q] = r
+            out_data[q] = data[p]
+            pos[c] = q + 1
+    return repeats
+
+
+#: Symmetric CSRs with at most this many entries are sorted by a transposition (one more scatter, twice the
+#: memory of the CSR for a moment); larger ones by sorting each row in place (no extra memory).
+TRANSPOSE_MAX_ENTRIES = 200_000_000
+
+
 def csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, symmetric: bool,
         canonical: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(indptr, indices, data) of the directed (W[src, dst]) or symmetric (A = W + W^T) adjacency, self-loops
     dropped. ``canonical``: sorted rows with repeated pairs merged (weights summed); otherwise rows keep the
     edge order and may repeat a column. ``weight=None`` builds the pattern only (data is None).
-    Memory: the output plus one array of N int64."""
+    Memory: the output plus one array of N int64 (and a second copy of a symmetric CSR while it is transposed,
+    up to ``TRANSPOSE_MAX_ENTRIES`` entries)."""
     src = np.ascontiguousarray(src)
     dst = np.ascontiguousarray(dst)
     src, dst = unsigned_array(src), unsigned_array(dst)
@@ -193,7 +218,15 @@ def csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, sym
     _scatter(src, dst, w, indptr, indices, data, symmetric, with_data)
     if canonical:
         vals = data if with_data else np.zeros(nnz, dtype=np.float32)
-        if _sort_rows(indptr, indices, vals):
+        if symmetric and nnz <= TRANSPOSE_MAX_ENTRIES:
+            out_idx, out_val = np.empty_like(indices), np.empty_like(vals)
+            repeats = _transpose_sorted(*unsigned(indptr, indices), vals, out_idx, out_val)
+            indices, vals = out_idx, out_val
+            data = vals if with_data else data
+            del out_idx, out_val
+        else:
+            repeats = _sort_rows(indptr, indices, vals)
+        if repeats:
             nnz = _merge_repeats(indptr, indices, vals)
         if nnz < len(indices):
             indices = indices[:nnz].copy()

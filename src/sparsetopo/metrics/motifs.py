@@ -66,8 +66,15 @@ def _triangles(indptr, indices, part_id, allowed, with_k4):
     tri = 0.0
     c2 = 0.0
     k4x6 = 0.0
+    active = np.zeros(len(allowed), dtype=np.bool_)  # parts with an allowed pair (others have no triangle)
+    for p in range(len(allowed)):
+        for q in range(len(allowed)):
+            if allowed[p, q]:
+                active[p] = True
     for u in range(n):
         pu = part_id[u]
+        if not active[pu]:
+            continue
         for p in range(indptr[u], indptr[u + 1]):
             w = indices[p]
             if allowed[pu, part_id[w]]:
@@ -189,40 +196,43 @@ def _pick_excluding(indptr, indices, row, exclude, r):
 
 
 @njit(cache=True)
-def _score(indptr, indices, q, known):
-    """1/τ of the subgraph induced by 4 nodes (τ = spanning trees, Kirchhoff), 0 if they are not distinct.
-    ``known`` = 0: a 3-star centred on q[0]; 1: a 3-path q[0]-q[1]-q[2]-q[3] (those 3 edges exist)."""
-    for i in range(4):
-        for j in range(i + 1, 4):
-            if q[i] == q[j]:
-                return 0.0
-    lap = np.zeros((4, 4))
-    for i in range(4):
-        for j in range(i + 1, 4):
-            if known == 0:
-                edge = i == 0 or _has_edge(indptr, indices, q[i], q[j])
-            else:
-                edge = j == i + 1 or _has_edge(indptr, indices, q[i], q[j])
-            if edge:
-                lap[i, j] = lap[j, i] = -1.0
-                lap[i, i] += 1.0
-                lap[j, j] += 1.0
-    m = lap[:3, :3]
-    det = (m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1]) - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
-           + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0]))
-    tau = round(det)
-    return 1.0 / tau if tau >= 1 else 0.0
+def _score(indptr, indices, q0, q1, q2, q3, star):
+    """1/τ of the subgraph induced by 4 nodes (τ = spanning trees), 0 if they are not distinct. ``star``: a
+    3-star centred on q0 (edges q0-q1, q0-q2, q0-q3 exist), else a 3-path q0-q1-q2-q3. A connected 4-node
+    graph has τ = 1 (3 edges: a tree), 4 (4-cycle) or 3 (paw), 8 (diamond), 16 (K4)."""
+    if q0 == q1 or q0 == q2 or q0 == q3 or q1 == q2 or q1 == q3 or q2 == q3:
+        return 0.0
+    if star:
+        e01 = e02 = e03 = True
+        e12 = _has_edge(indptr, indices, q1, q2)
+        e13 = _has_edge(indptr, indices, q1, q3)
+        e23 = _has_edge(indptr, indices, q2, q3)
+    else:
+        e01 = e12 = e23 = True
+        e02 = _has_edge(indptr, indices, q0, q2)
+        e03 = _has_edge(indptr, indices, q0, q3)
+        e13 = _has_edge(indptr, indices, q1, q3)
+    d0 = int(e01) + int(e02) + int(e03)
+    d1 = int(e01) + int(e12) + int(e13)
+    d2 = int(e02) + int(e12) + int(e23)
+    d3 = int(e03) + int(e13) + int(e23)
+    m = (d0 + d1 + d2 + d3) // 2
+    if m == 3:
+        return 1.0
+    if m == 4:
+        return 0.25 if d0 == 2 and d1 == 2 and d2 == 2 and d3 == 2 else 1.0 / 3.0
+    return 0.125 if m == 5 else 1.0 / 16.0
 
 
 @njit(cache=True, parallel=True)
-def _sample_scores(indptr, indices, centres, star_r, rows, walk_r):
+def _sample_scores(indptr, indices, centres, star_r, rows, walk_r, walk_totals):
     """Scores of the sampled 3-stars (centre + three uniform distinct neighbours, from star_r[:, 0:3]) and
-    3-walks u'-u-v-v' (row u given; v ∝ d_v − 1 from walk_r[:, 0]; u', v' uniform from walk_r[:, 1:3]).
+    3-walks u'-u-v-v' (row u given; v ∝ d_v − 1 from walk_r[:, 0], walk_totals[u] = Σ_{v∈N(u)} (d_v − 1);
+    u', v' uniform from walk_r[:, 1:3]).
     Samples are independent: parallel over samples, one score each (no shared sum)."""
     ns = len(centres)
     out = np.empty(ns + len(rows), dtype=np.float64)
     for s in prange(ns):
-        q = np.empty(4, dtype=np.int64)
         c = centres[s]
         base = np.int64(indptr[c])
         d = np.int64(indptr[c + 1]) - base
@@ -236,15 +246,10 @@ def _sample_scores(indptr, indices, centres, star_r, rows, walk_r):
             i3 += 1
         if i3 >= hi:
             i3 += 1
-        q[0], q[1], q[2], q[3] = c, indices[base + i1], indices[base + i2], indices[base + i3]
-        out[s] = _score(indptr, indices, q, 0)
+        out[s] = _score(indptr, indices, c, indices[base + i1], indices[base + i2], indices[base + i3], True)
     for s in prange(len(rows)):
-        q = np.empty(4, dtype=np.int64)
         u = rows[s]
-        total = 0.0
-        for p in range(indptr[u], indptr[u + 1]):
-            total += np.int64(indptr[indices[p] + 1]) - np.int64(indptr[indices[p]]) - 1
-        target = walk_r[s, 0] * total
+        target = walk_r[s, 0] * walk_totals[u]
         acc = 0.0
         v = indices[np.int64(indptr[u + 1]) - 1]
         for p in range(indptr[u], indptr[u + 1]):
@@ -254,10 +259,9 @@ def _sample_scores(indptr, indices, centres, star_r, rows, walk_r):
             if acc > target and dw > 1:
                 v = w
                 break
-        q[0] = _pick_excluding(indptr, indices, u, v, walk_r[s, 1])
-        q[1], q[2] = u, v
-        q[3] = _pick_excluding(indptr, indices, v, u, walk_r[s, 2])
-        out[ns + s] = _score(indptr, indices, q, 1)
+        up = _pick_excluding(indptr, indices, u, v, walk_r[s, 1])
+        vp = _pick_excluding(indptr, indices, v, u, walk_r[s, 2])
+        out[ns + s] = _score(indptr, indices, up, u, v, vp, False)
     return out
 
 
@@ -284,7 +288,9 @@ def estimate_four(indptr: np.ndarray, indices: np.ndarray, seed: int, samples: i
         rows = np.minimum(np.searchsorted(cum, rng.random(n_walk_s) * cum[-1], side="right"), len(cum) - 1)
         del cum
     walk_r = rng.random((n_walk_s, 3))
-    score = _sample_scores(indptr, indices, centres.astype(np.int64), star_r, rows.astype(np.int64), walk_r)
+    walk_totals = row_w / np.maximum(deg - 1, 1)  # Σ_{v∈N(u)} (d_v − 1), from (d_u − 1)·Σ
+    score = _sample_scores(indptr, indices, centres.astype(np.int64), star_r, rows.astype(np.int64), walk_r,
+                           walk_totals)
     mean = float(score.mean())
     se = float(score.std(ddof=1) / math.sqrt(samples)) if samples > 1 else float("nan")
     return total * mean, total * se
