@@ -8,7 +8,10 @@ import polars as pl
 import pytest
 import torch
 
-from sparsetopo.pipeline import Run, encode_run, materialise_data, measure_run, prune_run, train_run
+from sparsetopo.stages.data import materialise_data
+from sparsetopo.stages.measure import encode_run, measure_run
+from sparsetopo.stages.run import Run
+from sparsetopo.stages.train import prune_run, train_run
 from sparsetopo.pruning import PRUNERS
 
 CFG = {"dataset_options": {}, "model_options": {"mlp": {"hidden": [32, 16], "batch_norm": True}},

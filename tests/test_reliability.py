@@ -14,7 +14,10 @@ import torch
 from sparsetopo.collect import runs_table
 from sparsetopo.graph import Graph, load_graphs, save_graphs
 from sparsetopo.io import ArtifactError, load_torch, write_json
-from sparsetopo.pipeline import Run, encode_run, materialise_data, prune_run, train_run
+from sparsetopo.stages.data import materialise_data
+from sparsetopo.stages.measure import encode_run
+from sparsetopo.stages.run import Run
+from sparsetopo.stages.train import prune_run, train_run
 
 CFG = {"dataset_options": {}, "model_options": {"mlp": {"hidden": [16]}}, "pruner_options": {},
        "training": {"epochs": 1, "batch_size": 64, "threads": 1}, "encoding_options": {}, "metrics": {}}

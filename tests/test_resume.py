@@ -19,7 +19,9 @@ from torch.utils.data import Dataset
 
 from sparsetopo.data import make_loader
 from sparsetopo.models import build_model
-from sparsetopo.pipeline import Run, materialise_data, prune_run, train_run
+from sparsetopo.stages.data import materialise_data
+from sparsetopo.stages.run import Run
+from sparsetopo.stages.train import prune_run, train_run
 from sparsetopo.pruning import PRUNERS, PruneContext, run_pruner
 from sparsetopo.training import TrainSettings, train
 from sparsetopo.training_state import Checkpoint
@@ -135,7 +137,8 @@ RUN = Run("digits", "mlp", "snfs", 0.8, 0)
 
 CHILD = """
 import json, sys
-from sparsetopo.pipeline import Run, prune_run, train_run
+from sparsetopo.stages.run import Run
+from sparsetopo.stages.train import prune_run, train_run
 cfg, run, out = json.loads(sys.argv[1]), Run(*json.loads(sys.argv[2])), sys.argv[3]
 prune_run(cfg, run, sys.argv[4], out + "/prune.pt", out + "/prune.json")
 train_run(cfg, run, out + "/prune.pt", sys.argv[4], out + "/train.pt", out + "/train.json", out + "/masks.npz")

@@ -129,7 +129,8 @@ def graph_mem_mb(dataset: str, model: str, sparsity: float, config: dict) -> int
     """What the graph rules should request: ~40 bytes per expected multipartite edge plus 1 GB."""
     from sparsetopo.data import dataset_info
     from sparsetopo.encodings import dense_edge_count
-    from sparsetopo.pipeline import Run, build_initial_model
+    from sparsetopo.stages.common import build_initial_model
+    from sparsetopo.stages.run import Run
 
     info = dataset_info(dataset, None)
     net = build_initial_model(config, Run(dataset, model, "dense", 0.0, 0))

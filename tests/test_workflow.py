@@ -1,10 +1,12 @@
 """End to end: the workflow on the tiny study (config/test.yaml) in a temporary directory; tables,
-figures and report; rerunning gives byte-identical tables; seeds change masks."""
+figures, claims and report; rerunning gives byte-identical tables; seeds change masks; the rerun matrix: a change
+of the configuration or of the library reruns exactly the jobs that read it (dry runs after a complete run)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,6 +78,7 @@ def test_figures_and_report(study):
     snakemake(study, "--report", "results/test/report.html")
     html = (study / "results" / "test" / "report.html").read_text(errors="ignore")
     assert "accuracy_vs_sparsity.png" in html
+    assert "Verdicts of study" in html and "claims_prediction.png" in html  # the verdicts open the report
 
 
 def test_every_compute_rule_logged(study):
@@ -151,3 +154,145 @@ def test_workflow_passes_snakemake_lint(tmp_path):
     workdir = make_workdir(tmp_path)
     proc = subprocess.run([*SNAKEMAKE, "--lint"], cwd=workdir, text=True, capture_output=True, timeout=300)
     assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------- rerun matrix
+DOWNSTREAM = {"collect": 1, "figure_accuracy": 1, "figure_topometrics": 1, "figure_mge_drawing": 1,
+              "analysis_accuracy_drop_prediction": 1, "analysis_metric_importance": 1, "analysis_pai_ranking": 1,
+              "analysis_ramanujan_vs_density": 1, "analysis_overview": 1, "claims": 1, "all": 1}
+
+
+def planned_jobs(workdir: Path, config: dict | None = None, env: dict | None = None) -> dict[str, int]:
+    """Jobs per rule that a dry run plans (after the complete run of the study fixture)."""
+    args = ["-n"]
+    if config is not None:
+        (workdir / "changed.yaml").write_text(json.dumps(config))
+        args = ["-n", "--configfile", "changed.yaml"]
+    cmd = [*SNAKEMAKE, *args] if config is not None else [*SNAKEMAKE, "--configfile", "config/test.yaml", *args]
+    proc = subprocess.run(cmd, cwd=workdir, text=True, capture_output=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    if "Nothing to be done" in out:
+        return {}
+    table = out[out.index("Job stats:"):]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
+            if m.group(1) != "total"}
+
+
+def changed(**edits) -> dict:
+    """config/test.yaml with ``edits`` (``section__key=value``)."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    for key, value in edits.items():
+        *parents, last = key.split("__")
+        target = cfg
+        for p in parents:
+            target = target.setdefault(p, {})
+        target[last] = value
+    return cfg
+
+
+def test_rerun_matrix(study, tmp_path):
+    """Each change reruns exactly what reads it; the counts are per rule of config/test.yaml (2 models x 2 seeds x
+    (2 pruners + dense) = 12 train jobs, 8 sparse runs measured)."""
+    assert planned_jobs(study) == {}  # nothing changed: nothing to do
+    assert planned_jobs(study, changed(training__lr=0.05)) == {"train": 12, "metrics": 8, **DOWNSTREAM}
+    assert planned_jobs(study, changed(metrics__motifs4="exact")) == {"metrics": 8, **DOWNSTREAM}
+    assert planned_jobs(study, changed(analysis__permutations=19)) == {
+        "analysis_metric_importance": 1, "claims": 1, "all": 1}
+    assert planned_jobs(study, changed(pruner_options={"snip": {"batch_size": 64}})) == {
+        "train": 4, "metrics": 4, **DOWNSTREAM}  # the SNIP runs: 2 models x 2 seeds
+    assert planned_jobs(study, changed(seeds=[0, 1, 2])) == {
+        "train": 6, "metrics": 4, **DOWNSTREAM}  # seed 2: 2 models x (erk, snip, dense)
+    # a changed metric module (a copy of the library where the motif code changed): metric jobs and downstream
+    library = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "sparsetopo", library / "sparsetopo")
+    motifs = library / "sparsetopo" / "metrics" / "motifs.py"
+    motifs.write_text(motifs.read_text() + "\n_CHANGED = 1\n")
+    env = {**os.environ, "PYTHONPATH": str(library)}
+    assert planned_jobs(study, env=env) == {"metrics": 8, **DOWNSTREAM}
+    # a comment or docstring of any module changes nothing
+    (library / "sparsetopo" / "metrics" / "motifs.py").write_text(motifs.read_text().replace("\n_CHANGED = 1\n", ""))
+    training = library / "sparsetopo" / "training.py"
+    training.write_text('"""Edited docstring."""\n# a new comment\n' + training.read_text().split('"""', 2)[2])
+    assert planned_jobs(study, env=env) == {}
+
+
+# ---------------------------------------------------------------------------------------------- provenance, audit
+def _artifacts(study: Path) -> dict[str, Path]:
+    run = study / "results" / "test" / "runs" / "digits" / "resnet20" / "snip" / "s0.9" / "seed0"
+    tables = study / "results" / "test" / "tables"
+    return {"prune": run / "prune.pt", "train": run / "train.pt", "encode": run / "graph_rolled.npz",
+            "metrics": run / "metrics_multipartite.parquet", "collect": tables / "rolled.parquet",
+            "analysis": tables / "importance_concordance.parquet", "claims": tables / "claims.parquet"}
+
+
+def test_provenance_in_every_artifact_type(study):
+    from sparsetopo.artifacts import inspect, provenance
+
+    software = {"python", "torch", "numpy", "scipy", "rustworkx", "polars", "statsmodels", "scikit-learn"}
+    for stage, path in _artifacts(study).items():
+        prov = provenance(path)
+        assert prov["stage"] == stage, path
+        assert software <= set(prov["software"]) and prov["device"]["threads"] >= 1 and prov["device"]["cpu"]
+        assert len(prov["code"]["fingerprint"]) == 16 and prov["code"]["modules"]
+        assert prov["inputs"] and all(len(v["sha256"]) == 64 for v in prov["inputs"].values()), path
+        assert "seconds" not in prov  # no wall time inside artifacts that must be byte-identical across reruns
+    run = _artifacts(study)["train"].parent
+    sidecar = json.loads((run / "train.json").read_text())["provenance"]
+    assert sidecar["seconds"] > 0 and sidecar["config"]["training"]["epochs"] == 1
+    assert set(sidecar["config"]) == {"data_root", "dataset_options", "download", "model_options",
+                                      "pruner_options", "training"}  # exactly what the train rule tracks
+    assert set(sidecar["inputs"]) == {"prune", "data"}
+    assert provenance(run / "masks_per_epoch.npz") == sidecar
+    described = inspect(_artifacts(study)["prune"])["summary"]
+    assert described["run"]["pruner"] == "snip" and len(described["layers"]) == 22
+    assert abs(described["density"] - 0.1) < 1e-3
+
+
+def test_verify_says_identical_on_every_stage(study):
+    from sparsetopo.verify import verify
+
+    for stage, path in _artifacts(study).items():
+        verdict = verify(path)
+        assert verdict.stage == stage and verdict.identical, (stage, verdict.difference)
+    audit = (study / "results" / "test" / "audit.md").read_text()
+    assert "**5 identical, 0 different**" in audit
+
+
+def test_verify_names_what_differs(study, tmp_path):
+    """A changed metric value, a flipped mask bit and an edited config value are found and named; a code
+    mismatch is refused unless forced."""
+    from sparsetopo.io import PROVENANCE_KEY, load_torch, save_torch, write_json, write_parquet
+    from sparsetopo.verify import VerifyError, verify
+
+    shutil.copytree(study / "results", tmp_path / "results")
+    found = {k: tmp_path / v.relative_to(study) for k, v in _artifacts(study).items()}
+    table = found["metrics"]
+    prov = json.loads(pl.read_parquet_metadata(table)[PROVENANCE_KEY])
+    frame = pl.read_parquet(table)
+    write_parquet(table, frame.with_columns(pl.col("strength") * 1.5), prov)
+    verdict = verify(table)
+    assert not verdict.identical and "column 'strength', row 0" in verdict.difference
+
+    blob = load_torch(found["prune"])
+    layer = next(iter(blob["masks"]))
+    blob["masks"][layer].view(-1)[0] = ~blob["masks"][layer].view(-1)[0]
+    save_torch(found["prune"], blob)
+    verdict = verify(found["prune"])
+    assert not verdict.identical and f"masks/{layer}" in verdict.difference
+
+    erk = found["prune"].parents[2] / "erk" / "s0.9" / "seed0" / "prune.json"
+    sidecar = json.loads(erk.read_text())
+    sidecar["provenance"]["config"]["pruner_options"]["erk"] = {"power_scale": 0.5}
+    write_json(erk, sidecar)
+    verdict = verify(erk)
+    assert not verdict.identical and "density" in verdict.difference
+
+    sidecar["provenance"]["config"]["pruner_options"]["erk"] = {}
+    sidecar["provenance"]["code"]["modules"]["sparsetopo.pruning.random_masks"] = "0" * 16
+    write_json(erk, sidecar)
+    with pytest.raises(VerifyError, match="sparsetopo.pruning.random_masks"):
+        verify(erk)
+    assert verify(erk, force=True).identical

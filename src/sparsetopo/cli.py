@@ -7,6 +7,8 @@
         --encoding multipartite [--weights init|PATH] [--out graph.npz] --json
     sparsetopo metrics GRAPH.npz --json
     sparsetopo nnstd DIR_A DIR_B --json
+    sparsetopo inspect ARTIFACT [--json]
+    sparsetopo verify ARTIFACT [--force] | sparsetopo verify --sample 5 results/STUDY [--out audit.md]
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ def _check_names(args) -> None:
 def _prune(args, cfg: dict[str, Any], workdir: Path) -> tuple[Any, dict[str, Any], Path]:
     """Prune one run into ``workdir``; returns (run, summary, checkpoint path)."""
     from .data import dataset_info
-    from .pipeline import Run, materialise_data, prune_run
+    from .stages.data import materialise_data
+    from .stages.run import Run
+    from .stages.train import prune_run
     from .pruning import PRUNERS
 
     _check_names(args)
@@ -101,14 +105,14 @@ def cmd_prune(args) -> int:
 def cmd_graph_summary(args) -> int:
     from .encodings import encode
     from .graph import save_graphs
-    from .pipeline import build_initial_model, dataset_info_for, load_checkpoint
+    from .stages.common import build_initial_model, dataset_info_for, load_checkpoint
 
     cfg = _config(args.config)
     with tempfile.TemporaryDirectory() as tmp:
         if args.weights in (None, "init"):
             run, _, pt = _prune(args, cfg, Path(tmp))
         else:
-            from .pipeline import Run
+            from .stages.run import Run
 
             _check_names(args)
             run, pt = Run(args.dataset, args.model, args.pruner, args.sparsity, args.seed), Path(args.weights)
@@ -161,7 +165,7 @@ def cmd_nnstd(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .pipeline import materialise_data
+    from .stages.data import materialise_data
 
     out = Path(args.out)
     manifest = materialise_data(_config(args.config), args.dataset, str(out), str(out.with_suffix(".json")))
@@ -178,6 +182,32 @@ def cmd_validate(args) -> int:
     config.validate_config(yaml.safe_load(Path(args.config).read_text()), config.SCHEMA_PATH, base_dir=Path.cwd())
     print(f"{args.config}: valid")
     return 0
+
+
+def cmd_inspect(args) -> int:
+    from .artifacts import describe, inspect
+
+    info = inspect(args.path)
+    if args.json:
+        print(json.dumps(_jsonable(info), indent=2, sort_keys=True))
+    else:
+        print(describe(info))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .verify import audit, verify
+
+    if args.sample is not None:
+        verdicts = audit(args.path, args.sample, seed=args.seed, force=args.force, out=args.out)
+    else:
+        verdicts = [verify(args.path, force=args.force)]
+    if args.json:
+        print(json.dumps([v.__dict__ for v in verdicts], indent=2))
+    else:
+        for v in verdicts:
+            print(f"{v.path} ({v.stage}): " + ("identical" if v.identical else f"DIFFERENT: {v.difference}"))
+    return 0 if all(v.identical for v in verdicts) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="validate a study configuration")
     p.add_argument("config")
     p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("inspect", help="summary and provenance of any artifact (.pt, graph .npz, .parquet, .json)")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+    p = sub.add_parser("verify", help="re-derive an artifact from its recorded inputs and config, and compare")
+    p.add_argument("path", help="an artifact, or with --sample the study folder results/<study>")
+    p.add_argument("--sample", type=int, help="verify a seeded random sample of this many artifacts of the study")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    p.add_argument("--out", help="with --sample: write the audit (Markdown) here")
+    p.add_argument("--force", action="store_true", help="re-derive even if the installed code differs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 
@@ -221,10 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .data import DatasetError
     from .io import ArtifactError
     from .registry import UnknownNameError
+    from .verify import VerifyError
 
     try:
         return args.func(args)
-    except (ConfigError, DatasetError, ArtifactError, UnknownNameError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, DatasetError, ArtifactError, UnknownNameError, ValueError, FileNotFoundError,
+            VerifyError) as exc:
         print(f"sparsetopo {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

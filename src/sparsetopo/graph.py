@@ -97,8 +97,8 @@ class Graph:
 
 
 def save_graphs(path: str | os.PathLike, graphs: Sequence[Graph], encoding: str,
-                run: dict[str, Any] | None = None, compress: bool = False) -> None:
-    """Write ``graphs`` to one ``.npz`` file, atomically."""
+                run: dict[str, Any] | None = None, compress: bool = False, provenance: str | None = None) -> None:
+    """Write ``graphs`` to one ``.npz`` file, atomically (``provenance``: JSON text stored under that key)."""
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
     arrays: dict[str, np.ndarray] = {
@@ -106,6 +106,8 @@ def save_graphs(path: str | os.PathLike, graphs: Sequence[Graph], encoding: str,
         "encoding": np.array(encoding),
         "run": np.array(json.dumps(run or {}, sort_keys=True)),
     }
+    if provenance is not None:
+        arrays["provenance"] = np.array(provenance)
     for i, g in enumerate(graphs):
         arrays[f"g{i}.src"] = g.src
         arrays[f"g{i}.dst"] = g.dst

@@ -37,6 +37,7 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "claims": ("sparsetopo.analysis.claims", "sparsetopo.analysis.claim_catalogue",
                "sparsetopo.analysis.claims_report", "sparsetopo.analysis.figures"),
     "published": ("sparsetopo.analysis.published",),
+    "audit": ("sparsetopo.verify",),
     "nnstd": ("sparsetopo.nnstd.*",),
     "earlybird": ("sparsetopo.earlybird.*",),
 }

@@ -165,3 +165,24 @@ rule analysis_overview:
         CONDA_ENV
     script:
         "../scripts/analysis_overview.py"
+
+
+if config["audit"]["sample"]:
+
+    rule audit:
+        input:
+            [t for t in study_targets() if not t.endswith("audit.md")],
+        output:
+            report(f"{RESULTS}/audit.md", caption="../report/audit.rst", category="0. Verdicts"),
+        params:
+            sample=config["audit"]["sample"],
+            seed=config["audit"]["seed"],
+            code=code("audit"),
+        log:
+            f"{LOGS}/audit.log",
+        benchmark:
+            f"{LOGS}/benchmarks/audit.tsv"
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/audit.py"

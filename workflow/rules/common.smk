@@ -102,7 +102,7 @@ def table_names():
 def dense_edges(dataset, model):
     """MGE edge count of the dense model (analytic, no graph built)."""
     from sparsetopo.encodings import dense_edge_count
-    from sparsetopo.pipeline import build_initial_model
+    from sparsetopo.stages.common import build_initial_model
 
     net = build_initial_model(config, Run(dataset, model, "dense", 0.0, 0))
     info = dataset_info(dataset, config["dataset_options"].get(dataset))
@@ -157,4 +157,6 @@ def study_targets():
     targets += CLAIMS_TARGETS
     targets += NNSTD_TARGETS
     targets += EARLYBIRD_TARGETS
+    if config["audit"]["sample"]:
+        targets.append(f"{RESULTS}/audit.md")
     return targets

@@ -13,6 +13,7 @@ rule metrics:
     output:
         **{f"graph_{encoding}": graph_output(encoding) for encoding in config["encodings"]},
         **{name: f"{RESULTS}/runs/{RUN}/metrics_{name}.parquet" for name in metric_names()},
+        provenance=f"{RESULTS}/runs/{RUN}/metrics.json",
     params:
         encodings=config["encodings"],
         metrics=metric_names(),

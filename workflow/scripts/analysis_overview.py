@@ -2,7 +2,7 @@
 import polars as pl
 
 from sparsetopo.analysis import figures
-from sparsetopo.pipeline import log_to
+from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
     table = pl.read_parquet(snakemake.input.multipartite)
