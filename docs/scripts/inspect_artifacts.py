@@ -5,7 +5,7 @@ Usage: .venv/bin/python docs/scripts/inspect_artifacts.py [--keep DIR]
 
 Runs (sklearn's 8x8 digits, one epoch, one thread): ResNet-20 pruned by ERK at 0.9, an MLP trained with SET
 at 0.9 (dynamic sparse training: one mask set per epoch), and the dense ResNet-20 (accuracy drop).
-Calls the same library functions as the workflow scripts (sparsetopo.pipeline, sparsetopo.collect).
+Calls the same library functions as the workflow scripts (sparsetopo.stages, sparsetopo.collect).
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ import torch
 
 from sparsetopo.collect import collect_tables
 from sparsetopo.io import load_torch
-from sparsetopo.pipeline import Run, encode_run, materialise_data, measure_run, prune_run, train_run
+from sparsetopo.stages.data import materialise_data
+from sparsetopo.stages.measure import encode_run, measure_run
+from sparsetopo.stages.run import Run
+from sparsetopo.stages.train import prune_run, train_run
 
 CFG = {
     "datasets": ["digits"], "dataset_options": {}, "model_options": {"mlp": {"hidden": [32, 16]}},
