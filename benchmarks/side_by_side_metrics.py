@@ -120,7 +120,12 @@ def main() -> None:
               "clone github.com/eliacunegatti/mge-snn into a folder outside this repository and pass its path")
         return
     utils, ns = _original(Path(args.mge_snn))
-    import igraph
+    try:
+        import igraph
+    except ImportError:
+        print("skipped: igraph (the original pipeline's graph library) is not installed; it is no dependency of "
+              "sparsetopo: pip install -e '.[compare]' and run again")
+        return
 
     from bench_metrics import model_graph
     from sparsetopo.metrics import topometrics
