@@ -4,15 +4,17 @@ cross-checks against networkx and brute-force motif enumeration."""
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 
 import networkx as nx
+import numba
 import numpy as np
 import pytest
 
 from sparsetopo.graph import Graph, save_graphs
-from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, graph_file_metrics, kernels, layer_metrics, normalised,
-                                structure, topometrics)
+from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, context, graph_file_metrics, kernels, layer_metrics,
+                                normalised, structure, topometrics)
 from sparsetopo.metrics.motifs import motif_counts
 
 
@@ -219,18 +221,22 @@ def test_determinism_and_auto_mode():
 def test_large_graph_spectra_match_dense():  # n > DENSE_EIG_MAX: Lanczos against dense float64 eigenvalues
     rng = np.random.default_rng(2)
     n = 700
-    src = rng.integers(0, n, 4000)
-    dst = rng.integers(0, n, 4000)
-    keep = src != dst
-    pairs = np.unique(np.stack([src[keep], dst[keep]], 1), axis=0)
-    w = rng.random(len(pairs)) + 0.5
-    g = make([n], pairs, w)
+    src, dst = rng.integers(1, n, 4000), rng.integers(1, n, 4000)  # plus node 0: a heavy hub, whose localised
+    pairs = np.unique(np.stack([np.r_[src, np.zeros(150, int)], np.r_[dst, rng.choice(np.arange(1, n), 150, False)]],
+                               1)[np.r_[src != dst, np.ones(150, bool)]], axis=0)  # eigenvector tops L's spectrum
+    g = make([n], pairs, np.where(pairs[:, 0] == 0, 4.0, rng.random(len(pairs)) + 0.5))
     r = topometrics(g, seed=0)
     ev, mags, lap = dense_spectra(g)
     assert abs(r["spectral_gap"] - (ev[-1] - ev[-2])) <= 2e-5 * mags[0]
     assert abs(r["spectral_gap_paper"] - (mags[0] - mags[2])) <= 2e-5 * mags[0]
     assert r["spectral_radius"] == pytest.approx(lap[-1], rel=1e-5)
     assert r == topometrics(g, seed=0)
+    star = make(  # worst case: a start vector blind to a hub (here a separate star): the lower bound finds it
+        [n, 60], np.r_[pairs, np.stack([np.full(59, n), np.arange(n + 1, n + 60)], 1)], np.r_[g.weight, [9.0] * 59])
+    blind = lambda seed: type("R", (), {"standard_normal": lambda self, m: np.r_[np.ones(n), np.zeros(m - n)]})()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sparsetopo.metrics.spectral.np.random.default_rng", blind)
+        assert topometrics(star)["spectral_radius"] == pytest.approx(dense_spectra(star)[2][-1], rel=1e-5)
 
 
 def test_graph_file_metrics_and_summaries(tmp_path):
@@ -286,7 +292,6 @@ def test_toy_metric_registered_once_reaches_every_output(tmp_path):
 
     def toy_pair(ctx):  # a group: one function, two metrics
         return {"toy_max_weight": float(ctx.graph.weight.max()), "toy_parts": float(len(ctx.graph.part_names))}
-
     register_metric("toy_max_weight", toy_pair, scope="network", family="strength")
     register_metric("toy_parts", toy_pair, scope="layer", family="size", feature=False)
     try:
@@ -322,14 +327,13 @@ def test_registry_columns_and_released_layouts():
     from sparsetopo.metrics import feature_columns, metric_specs, released_columns
 
     # the columns the analyses used before the registry existed (the lead's feature sets read these)
-    assert feature_columns("multipartite") == [
-        "sink_nodes_norm", "source_nodes_norm", "disconnected_nodes_norm", "removable_out_edges_norm",
-        "removable_in_edges_norm", "one_hop_norm", "two_hop_norm", "motifs3_norm", "motifs4_norm", "strength_norm",
-        "k_core_norm", "cut_edges_norm", "cut_nodes_norm", "mean_component_size_norm", "components",
-        "spectral_gap", "spectral_gap_paper", "spectral_radius"]
+    spectral = ["spectral_gap", "spectral_gap_paper", "spectral_radius"]
+    assert feature_columns("multipartite") == [m + "_norm" for m in (
+        "sink_nodes", "source_nodes", "disconnected_nodes", "removable_out_edges", "removable_in_edges", "one_hop",
+        "two_hop", "motifs3", "motifs4", "strength", "k_core", "cut_edges", "cut_nodes", "mean_component_size")] + [
+        "components"] + spectral
     assert feature_columns("layer") == ["one_hop", "motifs3", "motifs4", "strength", "k_core", "cut_edges",
-                                        "cut_nodes", "components", "mean_component_size", "spectral_gap",
-                                        "spectral_gap_paper", "spectral_radius"]
+                                        "cut_nodes", "components", "mean_component_size"] + spectral
     assert set(feature_columns("ramanujan")) == {"delta_r_norm", "imdb_norm", "iterative_weighted_spectral_gap",
                                                  "weighted_spectral_gap", "delta_r", "imdb"}
     with pytest.raises(ValueError, match="unknown metric table"):
@@ -378,12 +382,6 @@ def test_lanczos_spectra_tiny_gaps_match_dense(bipartite):
 
 
 def test_results_do_not_depend_on_threads_and_each_step_is_logged(caplog, monkeypatch):
-    import logging
-
-    import numba
-
-    from sparsetopo.metrics import context
-
     g = random_layered(4, sizes=(150, 200, 200, 100), p=0.05, skip_p=0.02, mutual=0.05)  # > 500 nodes: Lanczos
     monkeypatch.setattr(context, "LOG_MIN_EDGES", 0)
     threads = numba.get_num_threads()

@@ -45,14 +45,15 @@ def _row_counts(src, dst, n, symmetric):
 
 
 @njit(cache=True)
-def row_sums(indptr, data):
-    """Σ of each row's stored values (float64), e.g. the strengths of a symmetric weighted CSR."""
+def row_sums(indptr, data, squares=False):
+    """Σ of each row's stored values (or of their squares), float64: e.g. the strengths of a symmetric CSR."""
     n = len(indptr) - 1
     out = np.zeros(n)
     for r in range(n):
         s = 0.0
         for p in range(indptr[r], indptr[r + 1]):
-            s += data[p]
+            v = np.float64(data[p])
+            s += v * v if squares else v
         out[r] = s
     return out
 

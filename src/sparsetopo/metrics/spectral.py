@@ -127,24 +127,36 @@ def _lanczos_step_squared(indptr, indices, data, colour, q, q_prev, w, t, beta):
 
 
 def _good_ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cullum-Willoughby filtered Ritz values (ascending) of T_m and their residual bounds."""
+    """Ritz values (ascending) of T_m that stand for distinct eigenvalues, and their residual bounds.
+
+    Numerically multiple values are one eigenvalue. A simple value that is also an eigenvalue of T_m without
+    its first row and column (Cullum-Willoughby) is a copy in the making ("ghost") unless it has converged
+    (residual <= ``SPECTRAL_TOL`` of the scale) away from every other converged value: then it is a genuine
+    eigenvalue whose eigenvector the start vector barely touches (e.g. one localised on a hub node).
+    """
     m = len(alpha)
     theta, s = eigh_tridiagonal(alpha, beta[:m - 1])
     res = abs(beta[m - 1]) * np.abs(s[-1])
     norm_t = max(float(np.abs(theta).max()), 1e-300)
     tol = CW_TOL * norm_t
     mu = eigh_tridiagonal(alpha[1:], beta[1:m - 1], eigvals_only=True) if m > 1 else np.zeros(0)
-    good, good_res = [], []
+    vals, resid, suspect = [], [], []
     i = 0
     while i < m:
         j = i
         while j + 1 < m and theta[j + 1] - theta[j] <= tol:
             j += 1
-        if j > i or mu.size == 0 or np.min(np.abs(mu - theta[i])) > tol:
-            good.append(theta[i])
-            good_res.append(res[i:j + 1].min())
+        vals.append(theta[i])
+        resid.append(res[i:j + 1].min())
+        suspect.append(j == i and mu.size > 0 and np.min(np.abs(mu - theta[i])) <= tol)
         i = j + 1
-    return np.asarray(good), np.asarray(good_res)
+    vals, resid = np.asarray(vals), np.asarray(resid)
+    conv = resid <= SPECTRAL_TOL * norm_t
+    keep = np.ones(len(vals), dtype=bool)
+    for i in np.flatnonzero(suspect):
+        near = conv & ~np.asarray(suspect) & (np.abs(vals - vals[i]) <= resid + resid[i] + tol)
+        keep[i] = bool(conv[i]) and not near.any()
+    return vals[keep], resid[keep]
 
 
 def lanczos_extremes(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, seed: int, laplacian: bool,
@@ -159,7 +171,16 @@ def lanczos_extremes(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, 
     if laplacian:
         diag = row_sums(indptr, data)
     ip, ix = unsigned(indptr, indices)
-    q = np.random.default_rng(seed).random(n)
+    # a rigorous lower bound of the largest eigenvalue (max diagonal of L; max ||row|| of A >= 0, whose λ1
+    # dominates that of every star; its square for B Bᵀ): iterations go on until the top Ritz value reaches it
+    norms = np.sqrt(row_sums(indptr, data, True)) if not laplacian else diag
+    floor = float(norms.max()) if len(norms) else 0.0
+    floor = floor ** 2 if colour is not None else floor
+    # both signs (no eigenvector is nearly orthogonal to it by construction), plus weight on the node that sets
+    # the lower bound, so that an eigenvector localised there (a hub) is in the Krylov space from the start
+    q = np.random.default_rng(seed).standard_normal(n)
+    if len(norms):
+        q[int(np.argmax(norms))] += np.sqrt(n)
     if colour is not None:
         q[~colour] = 0.0
         t = np.zeros(n)
@@ -183,10 +204,11 @@ def lanczos_extremes(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, 
             continue
         good, res = _good_ritz(np.asarray(alphas), np.asarray(betas))
         scale = float(np.abs(good).max()) if good.size else 0.0
+        found_top = good.size > 0 and good[-1] >= floor - SPECTRAL_TOL * max(scale, floor)
         need_up = res[::-1][:top + (1 if top < 3 else 0)]
         need_down = res[:bottom]
         done = breakdown or step >= (n if colour is None else int(colour.sum())) or (
-            good.size >= top + bottom and bool(np.all(need_up <= SPECTRAL_TOL * scale))
+            good.size >= top + bottom and found_top and bool(np.all(need_up <= SPECTRAL_TOL * scale))
             and bool(np.all(need_down <= SPECTRAL_TOL * scale)))
         if step % (20 * CHECK_EVERY) == 0:
             log.info("spectral %s: %d Lanczos steps, %.1f s, residual bound %.2e of %.4g", what, step,
