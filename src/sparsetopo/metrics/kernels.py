@@ -195,9 +195,9 @@ def _transpose_sorted(indptr, indices, data, out_indices, out_data):
     return repeats
 
 
-#: Symmetric CSRs with at most this many entries are sorted by a transposition (one more scatter, twice the
+#: Symmetric CSRs with at most this many entries (5e7 edges) are sorted by a transposition (one more scatter, twice the
 #: memory of the CSR for a moment: 16 bytes per edge); larger ones by sorting each row in place (no extra memory).
-TRANSPOSE_MAX_ENTRIES = 50_000_000
+TRANSPOSE_MAX_ENTRIES = 100_000_000
 
 
 def csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, symmetric: bool,
