@@ -33,7 +33,8 @@ class MetricContext:
     ``out_degree``/``in_degree`` (resource "degrees"), ``out_csr`` = (indptr, indices) of the directed
     pattern (rows unsorted, repeats possible), ``sym`` = (indptr, indices, data) of the canonical
     symmetric weighted adjacency A = W + Wᵀ of U (self-loops dropped, mutual pairs merged), ``part_id``
-    (node -> part, int32), ``part_pairs`` (parts x parts, True where an edge joins them), ``sides`` (left and right node ids of a two-part layer graph, else None).
+    (node -> part, int32), ``part_pairs`` (parts x parts, True where an edge joins them), ``sides`` (left and
+    right node ids of a two-part layer graph, else None).
     """
 
     def __init__(self, graph: Graph, table: str, wanted: set[str], seed: int = 0, motifs4: str = "auto",
