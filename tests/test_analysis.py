@@ -354,8 +354,48 @@ def test_claims_outputs_show_verdicts_first(tmp_path):
     assert md.startswith("# Verdicts") and md.index("| T1 |") < md.index("## Every comparison")
     rst = verdicts_rst(table, "synthetic")
     assert "`claims_prediction.png`_" in rst and "**supported**" in rst
+    import jinja2
+    from docutils.core import publish_parts
+
+    files = [type("File", (), {"target": "claims_prediction.png"})()]
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)  # as the Snakemake report renders it
+    links = "\n.. _claims_prediction.png: javascript:show()\n"  # what the report appends for each result
+    html = publish_parts(env.from_string(rst + links).render(files=files), writer_name="html",
+                         settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
+    assert "<table" in html and html.count("<tr>") >= 11  # the verdicts table parses: header + 10 claims
+    assert 'href="javascript:show()">claims_prediction.png</a>' in html
     written = write_claims(table, tmp_path / "claims")
     assert sorted(p.suffix for p in written) == [".csv", ".md", ".parquet", ".tex"]
     assert pl.read_parquet(tmp_path / "claims.parquet").equals(table)
     png = plot_claims_prediction(table, tmp_path / "c.png")
     assert png[0].stat().st_size > 1000
+
+
+def test_a_registered_metric_reaches_the_tables_and_the_analyses(tmp_path):
+    """One registration: the metric is measured by the metrics stage, collected, and used by the feature sets."""
+    from sparsetopo.collect import collect_tables
+    from sparsetopo.graph import Graph, save_graphs
+    from sparsetopo.metrics import register_metric, unregister_metric
+    from sparsetopo.stages.measure import measure_run
+    from sparsetopo.stages.run import Run
+
+    register_metric("toy_edges_twice", lambda ctx: 2.0 * ctx.graph.num_edges, scope="both", family="size")
+    try:
+        run = Run("digits", "mlp", "erk", 0.5, 0)
+        graph = Graph(src=[0, 0, 1], dst=[2, 3, 3], weight=[1.0, 1.0, 1.0], part_offsets=[0, 2, 4],
+                      part_names=["in", "out"], part_shapes=[(2,), (2,)], meta={"density": 0.75, "params": 4})
+        save_graphs(tmp_path / "g.npz", [graph], "multipartite", run.keys())
+        save_graphs(tmp_path / "b.npz", [graph], "rolled", run.keys())
+        cfg = {"metrics": {"seed": 0, "motifs4": "exact", "motif_budget_seconds": 1.0}}
+        measure_run(cfg, run, {"multipartite": tmp_path / "g.npz", "rolled": tmp_path / "b.npz"},
+                    {"multipartite": str(tmp_path / "m.parquet"), "rolled": str(tmp_path / "r.parquet")})
+        (tmp_path / "train.json").write_text(json.dumps({**run.keys(), "accuracy": 0.8, "density": 0.5}))
+        tables = collect_tables([tmp_path / "train.json"], {"multipartite": [tmp_path / "m.parquet"],
+                                                            "rolled": [tmp_path / "r.parquet"]}, {"digits": 10})
+        assert tables["multipartite"]["toy_edges_twice"][0] == 6.0
+        assert tables["rolled_summary"]["toy_edges_twice_mean"][0] == 6.0
+        sets = features.feature_sets(tables)
+        assert "toy_edges_twice" in sets["multipartite"][1]
+        assert {"toy_edges_twice_mean", "toy_edges_twice_wmean"} <= set(sets["rolled"][1])
+    finally:
+        unregister_metric("toy_edges_twice")

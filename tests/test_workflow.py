@@ -159,7 +159,8 @@ def test_workflow_passes_snakemake_lint(tmp_path):
 # ---------------------------------------------------------------------------------------------- rerun matrix
 DOWNSTREAM = {"collect": 1, "figure_accuracy": 1, "figure_topometrics": 1, "figure_mge_drawing": 1,
               "analysis_accuracy_drop_prediction": 1, "analysis_metric_importance": 1, "analysis_pai_ranking": 1,
-              "analysis_ramanujan_vs_density": 1, "analysis_overview": 1, "claims": 1, "all": 1}
+              "analysis_ramanujan_vs_density": 1, "figure_topometric_distributions": 1, "claims": 1, "audit": 1,
+              "all": 1}
 
 
 def planned_jobs(workdir: Path, config: dict | None = None, env: dict | None = None) -> dict[str, int]:
@@ -200,11 +201,12 @@ def test_rerun_matrix(study, tmp_path):
     assert planned_jobs(study, changed(training__lr=0.05)) == {"train": 12, "metrics": 8, **DOWNSTREAM}
     assert planned_jobs(study, changed(metrics__motifs4="exact")) == {"metrics": 8, **DOWNSTREAM}
     assert planned_jobs(study, changed(analysis__permutations=19)) == {
-        "analysis_metric_importance": 1, "claims": 1, "all": 1}
+        "analysis_metric_importance": 1, "claims": 1, "audit": 1, "all": 1}
+    not_drawn = {k: v for k, v in DOWNSTREAM.items() if k != "figure_mge_drawing"}  # the drawing is of erk, seed 0
     assert planned_jobs(study, changed(pruner_options={"snip": {"batch_size": 64}})) == {
-        "train": 4, "metrics": 4, **DOWNSTREAM}  # the SNIP runs: 2 models x 2 seeds
+        "train": 4, "metrics": 4, **not_drawn}  # the SNIP runs: 2 models x 2 seeds
     assert planned_jobs(study, changed(seeds=[0, 1, 2])) == {
-        "train": 6, "metrics": 4, **DOWNSTREAM}  # seed 2: 2 models x (erk, snip, dense)
+        "train": 6, "metrics": 4, **not_drawn}  # seed 2: 2 models x (erk, snip, dense)
     # a changed metric module (a copy of the library where the motif code changed): metric jobs and downstream
     library = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "sparsetopo", library / "sparsetopo")
@@ -283,7 +285,7 @@ def test_verify_names_what_differs(study, tmp_path):
     verdict = verify(found["prune"])
     assert not verdict.identical and f"masks/{layer}" in verdict.difference
 
-    erk = found["prune"].parents[2] / "erk" / "s0.9" / "seed0" / "prune.json"
+    erk = found["prune"].parents[3] / "erk" / "s0.9" / "seed0" / "prune.json"
     sidecar = json.loads(erk.read_text())
     sidecar["provenance"]["config"]["pruner_options"]["erk"] = {"power_scale": 0.5}
     write_json(erk, sidecar)
@@ -296,3 +298,32 @@ def test_verify_names_what_differs(study, tmp_path):
     with pytest.raises(VerifyError, match="sparsetopo.pruning.random_masks"):
         verify(erk)
     assert verify(erk, force=True).identical
+
+
+def test_study_without_training(tmp_path):
+    """training.enabled false: prune, encode and measure the initial networks; no accuracy, no analyses; the
+    ImageNet-size study plans exactly that for its 3 models x 5 pruners x 3 sparsities."""
+    import yaml
+
+    workdir = make_workdir(tmp_path)
+    study = {"study": "untrained", "datasets": ["digits"], "models": ["mlp"], "pruners": ["erk", "synflow"],
+             "sparsities": [0.9], "seeds": [0], "training": {"enabled": False}, "encodings": ["multipartite"],
+             "encoding_options": {"weights": "init"}, "metrics": {"ramanujan": False}, "analyses": [],
+             "claims": {"enabled": False}, "audit": {"sample": 1}}
+    (workdir / "untrained.yaml").write_text(yaml.safe_dump(study))
+    proc = subprocess.run([*SNAKEMAKE, "--configfile", "untrained.yaml", "--cores", "2"], cwd=workdir, text=True,
+                          capture_output=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = workdir / "results" / "untrained"
+    runs = pl.read_parquet(results / "tables" / "runs.parquet")
+    assert runs["pruner"].to_list() == ["erk", "synflow"] and runs["accuracy"].is_nan().all()
+    mge = pl.read_parquet(results / "tables" / "multipartite.parquet")
+    assert mge.height == 2 and (mge["edges"] > 0).all()
+    assert not list((results / "runs").rglob("train.pt"))
+    assert (results / "figures" / "topometrics_vs_sparsity.png").exists()
+    assert "1 identical, 0 different" in (results / "audit.md").read_text()
+    dry = subprocess.run([*SNAKEMAKE, "-n", "--configfile", "config/imagenet-topology.yaml"], cwd=workdir, text=True,
+                         capture_output=True, timeout=600)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout + dry.stderr, re.M))
+    assert counts["prune"] == "45" and counts["metrics"] == "45" and "train" not in counts

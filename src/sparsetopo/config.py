@@ -13,12 +13,7 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names the key, the value and what is allowed."""
 
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
-
-def load_schema(path: str | Path | None = None) -> dict[str, Any]:
-    """The configuration schema (defaults of every key live there)."""
-    return yaml.safe_load(Path(path or SCHEMA_PATH).read_text())
+from .schema import SCHEMA_PATH, apply_defaults as _apply_defaults, load_schema  # noqa: F401
 
 
 def section_options(section: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -35,14 +30,6 @@ def section_options(section: str, options: Mapping[str, Any] | None = None) -> d
         raise ConfigError(_schema_message(error))
     _apply_defaults(sub, out)
     return out
-
-
-def _apply_defaults(schema: Mapping[str, Any], cfg: dict[str, Any]) -> None:
-    for key, sub in schema.get("properties", {}).items():
-        if key not in cfg and "default" in sub:
-            cfg[key] = copy.deepcopy(sub["default"])
-        if isinstance(cfg.get(key), dict) and sub.get("type") == "object":
-            _apply_defaults(sub, cfg[key])
 
 
 def _key_path(error) -> str:
@@ -66,7 +53,9 @@ def _schema_message(error, root: Mapping[str, Any] | None = None) -> str:
     if validator == "enum":
         return f"config key {key!r}: value {value!r} is not allowed; allowed values: {', '.join(map(str, expected))}"
     if validator == "type":
-        return f"config key {key!r}: value {value!r} has the wrong type; expected {expected}"
+        hint = ("; values given with --config on the command line arrive as text: put lists and numbers in a small "
+                "YAML file and add it with a second --configfile" if isinstance(value, str) else "")
+        return f"config key {key!r}: value {value!r} has the wrong type; expected {expected}{hint}"
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
         return f"config key {key!r}: value {value!r} is out of range; it must be {bound} {expected}"
@@ -83,6 +72,29 @@ def _check_names(cfg: Mapping[str, Any], key: str, known: list[str], kind: str) 
     for value in cfg.get(key) or []:
         if value not in known:
             raise ConfigError(f"config key {key!r}: unknown {kind} {value!r}; known {kind}s: {', '.join(known)}")
+
+
+def _check_without_training(cfg: Mapping[str, Any]) -> None:
+    """A study without training measures pruned initial networks: no accuracy, so no analyses or claims, initial
+    weights as edge weights, and pruners that need neither data nor training."""
+    from .pruning import PRUNERS
+
+    if cfg["training"]["enabled"]:
+        return
+    if cfg.get("analyses"):
+        raise ConfigError("config key 'analyses': the analyses need accuracies, and training.enabled is false; "
+                          "set analyses: [] or enable training")
+    if cfg["claims"]["enabled"]:
+        raise ConfigError("config key 'claims.enabled': the claims need accuracies, and training.enabled is false; "
+                          "set claims: {enabled: false} or enable training")
+    if cfg["encoding_options"]["weights"] != "init":
+        raise ConfigError("config key 'encoding_options.weights': without training only the initial weights "
+                          "exist; set encoding_options: {weights: init}")
+    for name in cfg["pruners"]:
+        pruner = PRUNERS.get(name)
+        if pruner.needs_data or pruner.dynamic is not None:
+            raise ConfigError(f"config key 'pruners': {name!r} needs data or training, and training.enabled is "
+                              f"false; use data-free pruners (e.g. er, erk, uniform, magnitude, synflow)")
 
 
 def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir: str | Path = ".") -> dict[str, Any]:
@@ -136,10 +148,15 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
         if cfg.get("metrics", {}).get("ramanujan") and cfg.get("encodings") and "rolled" not in cfg["encodings"]:
             raise ConfigError("config key 'metrics.ramanujan': true needs the 'rolled' encoding in 'encodings'; "
                               "add it or set metrics.ramanujan: false")
+        _check_without_training(cfg)
         for dataset in cfg["datasets"]:
             info = dataset_info(dataset, cfg.get("dataset_options", {}).get(dataset))
             root = Path(base_dir) / cfg["data_root"]
-            if not info.embedded and not cfg["download"] and not root.is_dir():
+            if info.shape_only and cfg["training"]["enabled"]:
+                raise ConfigError(f"config key 'datasets': {dataset!r} has no images (shape only), so nothing can be "
+                                  f"trained on it; set training: {{enabled: false}} to measure the topology of "
+                                  f"pruned initial networks")
+            if not info.embedded and not info.shape_only and not cfg["download"] and not root.is_dir():
                 raise ConfigError(f"config key 'data_root': folder {str(root)!r} does not exist and download is off, "
                                   f"so dataset {dataset!r} cannot be read; set data_root to the folder holding it "
                                   f"or set download: true")

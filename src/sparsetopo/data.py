@@ -39,6 +39,7 @@ class DatasetInfo:
     input_shape: tuple[int, int, int]
     num_classes: int
     embedded: bool  # materialised into a .npz by the workflow (no data_root needed)
+    shape_only: bool = False  # no images at all: only the input shape and classes (studies without training)
 
 
 @dataclass
@@ -251,6 +252,19 @@ def _load_tinyimagenet(root: str | os.PathLike, download: bool, options: dict, p
 DATASETS.register("tinyimagenet")(DatasetSpec(
     info=lambda o: DatasetInfo("tinyimagenet", (3, 32, 32), 200, False),
     load=_load_tinyimagenet,
+))
+
+
+def _no_images(root, download, options, path=None):
+    raise DatasetError("imagenet is a shape-only dataset (3 x image_size x image_size inputs, 1,000 classes) with no "
+                       "images: use it with `training: {enabled: false}` and data-free pruners (er, erk, uniform, "
+                       "magnitude, synflow)")
+
+
+DATASETS.register("imagenet")(DatasetSpec(
+    info=lambda o: DatasetInfo("imagenet", (3, int(o["image_size"]), int(o["image_size"])), 1000, False, True),
+    load=_no_images,
+    defaults={"image_size": 224},
 ))
 
 

@@ -24,10 +24,6 @@ from .training_state import Checkpoint, capture, restorable, restore
 log = logging.getLogger("sparsetopo.training")
 
 #: defaults of the config's ``training`` section (the schema's defaults; weight_decay None = per model)
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "epochs": 10, "lr": 0.1, "momentum": 0.9, "weight_decay": None, "milestones": [0.5, 0.75], "gamma": 0.1,
-    "batch_size": 128, "device": "auto", "threads": 1, "workers": 0, "pin_memory": False,
-}
 
 
 class DivergedError(RuntimeError):
@@ -306,7 +302,10 @@ def training_for(training_cfg: Mapping[str, Any] | None, dataset: str, model: st
     cfg = dict(training_cfg or {})
     override = dict((cfg.pop("per_dataset", None) or {}).get(dataset) or {})
     per_model = dict((override.pop("per_model", None) or {}).get(model) or {})
-    resolved = {**TRAINING_DEFAULTS, **cfg, **override, **per_model}
+    from .schema import section_defaults
+
+    defaults = {k: v for k, v in section_defaults("training").items() if k != "per_dataset"}
+    resolved = {**defaults, **cfg, **override, **per_model}
     if resolved["weight_decay"] is None:
         resolved["weight_decay"] = dense_weight_decay(model)
     resolved["milestones"] = list(resolved["milestones"])

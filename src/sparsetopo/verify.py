@@ -84,11 +84,16 @@ DEFINING = ("stage", "run", "config", "inputs")
 
 
 def _defining(value: Any) -> Any:
-    """A provenance record (dict or JSON text) cut to its :data:`DEFINING` entries."""
+    """A provenance record (dict or JSON text) cut to its :data:`DEFINING` entries (inputs by role and sha256:
+    where they were read from is not what they are)."""
     import json
 
     record = json.loads(value) if isinstance(value, str) else value
-    return {k: record.get(k) for k in DEFINING} if isinstance(record, dict) else record
+    if not isinstance(record, dict):
+        return record
+    out = {k: record.get(k) for k in DEFINING}
+    out["inputs"] = {role: entry.get("sha256") for role, entry in (record.get("inputs") or {}).items()}
+    return out
 
 
 def _content(blob: Any) -> Any:
@@ -184,7 +189,7 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
     elif stage == "train":
         from .stages.train import train_run
 
-        cfg["training"] = {**cfg["training"], "device": "cpu"}
+        _same_device(record)
         train_run(cfg, run, str(inputs["prune"]), _opt(inputs, "data"), str(out / "train.pt"),
                   str(out / "train.json"), str(out / "masks_per_epoch.npz"), checkpoint=False)
     elif stage in ("encode", "metrics"):
@@ -206,6 +211,13 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
                 metric_files.setdefault(Path(p).stem[len("metrics_"):], []).append(p)
         collect_study([p for p in paths if Path(p).name == "train.json"], metric_files,
                       record["config"]["num_classes"], out, record["config"]["tables"])
+    elif stage == "published":
+        from .analysis.published import write_published
+
+        role, folder = next(iter(inputs.items()))  # roles are paths inside the released folder
+        for _ in Path(role).parts:
+            folder = folder.parent
+        write_published(folder, record["config"]["dense_accuracy"], out)
     elif stage == "analysis":
         from .analysis.catalogue import run_analysis
 
@@ -223,6 +235,18 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
     if not derived.exists():
         raise VerifyError(f"{path}: stage {stage} did not write {path.name}")
     return stage, derived
+
+
+def _same_device(record: dict[str, Any]) -> None:
+    """Training is re-derived on the kind of device that made it (byte-identity is guaranteed on CPU only)."""
+    import torch
+
+    recorded = str(record["device"]["device"])
+    if recorded.startswith("cpu") and torch.cuda.is_available() and record["config"]["training"]["device"] == "auto":
+        raise VerifyError("this training ran on the CPU and would now run on the GPU (training.device: auto); "
+                          "hide the GPU to re-derive it: CUDA_VISIBLE_DEVICES= sparsetopo verify ...")
+    if recorded.startswith("cuda") and not torch.cuda.is_available():
+        raise VerifyError("this training ran on a GPU; re-derive it on a machine with one")
 
 
 def _opt(inputs: dict[str, Path], role: str) -> str | None:

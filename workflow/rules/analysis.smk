@@ -23,9 +23,6 @@ ANALYSIS_TABLE_OUTPUTS = {name: [f"{RESULTS}/tables/{stem}.{ext}" for stem in an
                           for name, analysis in ANALYSES.items()}
 ANALYSIS_TARGETS = [path for name in ANALYSES_ENABLED for path in ANALYSIS_TABLE_OUTPUTS[name]] + [
     f"{RESULTS}/figures/{name}.{ext}" for name in ANALYSES_ENABLED for ext in ("png", "pdf")]
-if config["analyses"] and "multipartite" in ANALYSIS_TABLE_NAMES:
-    ANALYSIS_TARGETS += [f"{RESULTS}/figures/{name}.{ext}" for name in ("accuracy_by_pruner", "topometric_distributions")
-                         for ext in ("png", "pdf")]
 # what the claims read, among what this study makes (a claim without its data is reported inconclusive)
 CLAIMS_INPUTS = {role: f"{RESULTS}/tables/{table}.parquet" for analysis, role, table in (
     ("accuracy_drop_prediction", "oof", "accuracy_drop_predictions"),
@@ -72,6 +69,7 @@ if PUBLISHED_SOURCE:
             PAPER_DATA_DIR,
         output:
             expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=PUBLISHED_TABLE_NAMES, ext=["parquet", "csv"]),
+            provenance=f"{RESULTS}/tables/published.json",
         params:
             folder=PAPER_DATA_DIR,
             dense_accuracy=config.get("dense_accuracy") or {},
@@ -137,52 +135,3 @@ rule claims:
         CONDA_ENV
     script:
         "../scripts/claims.py"
-
-
-rule analysis_overview:
-    input:
-        multipartite=f"{RESULTS}/tables/multipartite.parquet",
-    output:
-        accuracy_png=report(
-            f"{RESULTS}/figures/accuracy_by_pruner.png",
-            caption="../report/analysis_accuracy_by_pruner.rst",
-            category="Analyses",
-        ),
-        accuracy_pdf=f"{RESULTS}/figures/accuracy_by_pruner.pdf",
-        topometrics_png=report(
-            f"{RESULTS}/figures/topometric_distributions.png",
-            caption="../report/analysis_topometric_distributions.rst",
-            category="Analyses",
-        ),
-        topometrics_pdf=f"{RESULTS}/figures/topometric_distributions.pdf",
-    params:
-        code=code("figures"),
-    log:
-        f"{LOGS}/analysis/overview.log",
-    benchmark:
-        f"{LOGS}/benchmarks/analysis/overview.tsv"
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/analysis_overview.py"
-
-
-if config["audit"]["sample"]:
-
-    rule audit:
-        input:
-            [t for t in study_targets() if not t.endswith("audit.md")],
-        output:
-            report(f"{RESULTS}/audit.md", caption="../report/audit.rst", category="0. Verdicts"),
-        params:
-            sample=config["audit"]["sample"],
-            seed=config["audit"]["seed"],
-            code=code("audit"),
-        log:
-            f"{LOGS}/audit.log",
-        benchmark:
-            f"{LOGS}/benchmarks/audit.tsv"
-        conda:
-            CONDA_ENV
-        script:
-            "../scripts/audit.py"

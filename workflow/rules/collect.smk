@@ -8,7 +8,7 @@ if RUNS_SOURCE:
 
     rule collect:
         input:
-            train=[f"{run_dir(r)}/train.json" for r in dense_runs() + sparse_runs()],
+            train=[run_record(run_dir(r)) for r in dense_runs() + sparse_runs()],
             **{
                 name: [f"{run_dir(r)}/metrics_{name}.parquet" for r in sparse_runs()]
                 for name in metric_names()

@@ -23,9 +23,12 @@ STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 LOGS = f"logs/{STUDY}"
 RUN = "{dataset}/{model}/{pruner}/s{sparsity}/seed{seed}"
-RUNS_SOURCE = config["source"] == "runs"
-# Software of every rule (`snakemake --use-conda` builds it; by default the project venv is used).
+# The software of every rule: the locked environment of the whole project (environment.yml: requirements.lock and
+# the project). Run the workflow inside it (make venv, or conda env create -f environment.yml); the directive
+# documents it for each rule.
 CONDA_ENV = "../../environment.yml"
+RUNS_SOURCE = config["source"] == "runs"
+TRAINING = config["training"]["enabled"]  # false: prune only (e.g. a shape-only dataset); metrics of the initial weights
 
 
 wildcard_constraints:
@@ -58,7 +61,9 @@ def sparse_runs():
 
 
 def dense_runs():
-    """The dense baseline of every (dataset, model, seed)."""
+    """The dense baseline of every (dataset, model, seed) (none without training)."""
+    if not TRAINING:
+        return []
     return [
         Run(d, m, "dense", 0.0, int(k))
         for d, m, k in itertools.product(config["datasets"], config["models"], config["seeds"])
@@ -120,6 +125,11 @@ def weights_input(wildcards):
     return f"{RESULTS}/runs/{RUN}/{stage}.pt".format(**wildcards)
 
 
+def run_record(run_folder):
+    """The JSON sidecar that describes a run (accuracy, failed flag): train.json, or prune.json without training."""
+    return f"{run_folder}/{'train' if TRAINING else 'prune'}.json"
+
+
 def graph_output(encoding):
     path = f"{RESULTS}/runs/{RUN}/graph_{encoding}.npz"
     if encoding == "multipartite" and not config["encoding_options"]["keep_multipartite"]:
@@ -140,19 +150,12 @@ def drawn_run():
     )
 
 
-def figure_targets():
-    names = ["accuracy_vs_sparsity"]
-    if "multipartite" in config["encodings"]:
-        names += ["topometrics_vs_sparsity", "mge_drawing"]
-    return expand(f"{RESULTS}/figures/{{name}}.{{ext}}", name=names, ext=["png", "pdf"])
-
-
 def study_targets():
     """Everything `snakemake` builds by default for this study."""
     targets = []
     if RUNS_SOURCE:
         targets += expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=table_names(), ext=["parquet", "csv"])
-        targets += figure_targets()
+    targets += FIGURE_TARGETS
     targets += ANALYSIS_TARGETS
     targets += CLAIMS_TARGETS
     targets += NNSTD_TARGETS

@@ -1,4 +1,9 @@
-# Data: materialise the embedded datasets (seeded stratified split), check or download the others.
+# Data: materialise the embedded datasets (seeded stratified split), check or download the others (or, for a
+# shape-only dataset, record its shape).
+from sparsetopo.data import DATASETS
+
+EMBEDDED_DATASETS = "|".join(n for n in DATASETS.names() if dataset_info(n).embedded)
+OTHER_DATASETS = "|".join(n for n in DATASETS.names() if not dataset_info(n).embedded)
 
 
 rule data_embedded:
@@ -6,7 +11,7 @@ rule data_embedded:
         npz=f"{RESULTS}/data/{{dataset}}.npz",
         manifest=f"{RESULTS}/data/{{dataset}}.json",
     wildcard_constraints:
-        dataset="mnist5k|digits",
+        dataset=EMBEDDED_DATASETS,
     params:
         config=lambda wildcards: stage_config(config, "data", dataset=wildcards.dataset),
         code=code("data"),
@@ -24,7 +29,7 @@ rule data_external:
     output:
         manifest=f"{RESULTS}/data/{{dataset}}.json",
     wildcard_constraints:
-        dataset="cifar10|cifar100|tinyimagenet",
+        dataset=OTHER_DATASETS,
     params:
         config=lambda wildcards: stage_config(config, "data", dataset=wildcards.dataset),
         code=code("data"),

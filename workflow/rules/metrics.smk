@@ -9,7 +9,7 @@
 rule metrics:
     input:
         weights=weights_input,
-        train=f"{RESULTS}/runs/{RUN}/train.json",
+        train=run_record(f"{RESULTS}/runs/{RUN}"),
     output:
         **{f"graph_{encoding}": graph_output(encoding) for encoding in config["encodings"]},
         **{name: f"{RESULTS}/runs/{RUN}/metrics_{name}.parquet" for name in metric_names()},

@@ -4,29 +4,55 @@
 # run; the two stages stay separate functions (sparsetopo.stages.train.prune_run / train_run) and CLI commands.
 # params: the configuration the stage reads for this run and the fingerprint of its code, so that a change of
 # either reruns exactly the affected jobs. A killed job resumes from its per-epoch checkpoint (train.ckpt).
+# Without training (training.enabled: false, e.g. a shape-only dataset) the job only prunes.
 
 
-rule train:
-    input:
-        unpack(data_inputs),
-    output:
-        prune=f"{RESULTS}/runs/{RUN}/prune.pt",
-        prune_json=f"{RESULTS}/runs/{RUN}/prune.json",
-        pt=f"{RESULTS}/runs/{RUN}/train.pt",
-        json=f"{RESULTS}/runs/{RUN}/train.json",
-        masks=f"{RESULTS}/runs/{RUN}/masks_per_epoch.npz",
-    params:
-        config=run_config("train"),
-        code=code("train"),
-    log:
-        f"{LOGS}/train/{RUN}.log",
-    benchmark:
-        f"{LOGS}/benchmarks/train/{RUN}.tsv"
-    threads: config["training"]["threads"]
-    resources:
-        mem_mb=8000,
-        gpu=1,
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/train.py"
+if TRAINING:
+
+    rule train:
+        input:
+            unpack(data_inputs),
+        output:
+            prune=f"{RESULTS}/runs/{RUN}/prune.pt",
+            prune_json=f"{RESULTS}/runs/{RUN}/prune.json",
+            pt=f"{RESULTS}/runs/{RUN}/train.pt",
+            json=f"{RESULTS}/runs/{RUN}/train.json",
+            masks=f"{RESULTS}/runs/{RUN}/masks_per_epoch.npz",
+        params:
+            config=run_config("train"),
+            code=code("train"),
+        log:
+            f"{LOGS}/train/{RUN}.log",
+        benchmark:
+            f"{LOGS}/benchmarks/train/{RUN}.tsv"
+        threads: config["training"]["threads"]
+        resources:
+            mem_mb=8000,
+            gpu=1,
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/train.py"
+
+else:
+
+    rule prune:
+        input:
+            unpack(data_inputs),
+        output:
+            prune=f"{RESULTS}/runs/{RUN}/prune.pt",
+            prune_json=f"{RESULTS}/runs/{RUN}/prune.json",
+        params:
+            config=run_config("train"),
+            code=code("prune"),
+        log:
+            f"{LOGS}/prune/{RUN}.log",
+        benchmark:
+            f"{LOGS}/benchmarks/prune/{RUN}.tsv"
+        threads: config["training"]["threads"]
+        resources:
+            mem_mb=8000,
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/prune.py"

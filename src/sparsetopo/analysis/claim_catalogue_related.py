@@ -137,13 +137,15 @@ def _s1(inputs: ClaimInputs, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
     early, margin = float(rules["early_fraction"]), float(rules["accuracy_margin"])
     out = []
     for r in table.sort("ticket_epoch").iter_rows(named=True):
+        reference = r["signal"] == "final"  # the network at the end of training: a reference, not a detector
         ok_early, ok_acc = r["search_fraction"] <= early, r["accuracy_drop"] <= margin
         verdict = SUPPORTED if ok_early and ok_acc else NOT_SUPPORTED
         reason = (f"drawn at {r['search_fraction']:.0%} of training; retrained ticket "
                   f"{r['accuracy_drop']:+.4f} below full training")
         out.append(row(CLAIM_S1, scope=f"detector {r['signal']}", comparison="full training − retrained ticket",
                        baseline=f"full training ({r['full_accuracy']:.4f})", estimate=r["accuracy_drop"], n=1,
-                       groups=1, verdict=verdict, reason=reason, primary=True,
+                       groups=1, verdict=verdict, reason=reason + ("; reference row" if reference else ""),
+                       primary=not reference,
                        rule=f"point values of one search: supported if the ticket is drawn within the first "
                             f"{early:.0%} of training and its accuracy is within {margin:g} of full training"))
     return out

@@ -66,7 +66,8 @@ def verdicts_rst(table: pl.DataFrame, study: str) -> str:
              "   * - claim", "     - study", "     - statement", "     - verdict", "     - shown in"]
     for r in summary.iter_rows(named=True):
         figure = f"{r['figure']}.png"
-        link = ("{% if '" + figure + "' in targets %}`" + figure + "`_{% else %}" + figure + "{% endif %}")
+        # an expression, not an {% if %} block: the report's Jinja trims the newline after a block tag
+        link = "{{ '`" + figure + "`_' if '" + figure + "' in targets else '" + figure + "' }}"
         verdict = f"**{r['verdict']}**" + (f" ({_rst_cell(r['note'])})" if r["note"] else "")
         lines += [f"   * - {r['claim']}", f"     - {_rst_cell(r['study'])}", f"     - {_rst_cell(r['statement'])}",
                   f"     - {verdict}", f"     - {link}"]

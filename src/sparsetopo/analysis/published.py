@@ -2,7 +2,7 @@
 
 The released CSVs are turned into the project's collected tables (same names, columns and dtypes as
 ``results/<study>/tables/*.parquet``), so that every analysis runs unchanged on either source.
-Quirks handled here (see ``mge-paper-reference.md`` §2.2, §6, §7):
+Quirks handled here (see ``docs/metrics.md`` "Released column names" and ``docs/deviations.md``):
 
 - ``unrolled.csv`` stores most metrics normalised (÷N or ÷E); they go to the ``*_norm`` columns and the raw
   columns are recovered by multiplying back (counts rounded to integers). ``motif`` is a 4-node motif
@@ -370,3 +370,23 @@ def resolve_published(paper_data_dir: str | os.PathLike | None, download_dir: st
     if paper_data_dir:
         return Path(paper_data_dir)
     return download_published(download_dir)
+
+
+def write_published(folder: str | os.PathLike, dense_accuracy: Mapping[str, Mapping[str, float]] | None,
+                    out_dir: str | os.PathLike) -> None:
+    """The collected tables of the release (parquet with provenance, and CSV) and the job's sidecar
+    ``out_dir/published.json``; the inputs recorded are every released CSV with its sha256."""
+    import time
+
+    from ..io import write_csv, write_json, write_parquet
+    from ..provenance import record
+
+    start = time.perf_counter()
+    tables = read_published(folder, dense_accuracy=dense_accuracy)
+    csvs = sorted(Path(folder).rglob("*.csv"))
+    prov = record("published", {"dense_accuracy": dict(dense_accuracy or {})},
+                  inputs={str(p.relative_to(folder)): p for p in csvs}, where=out_dir)
+    for name, frame in tables.items():
+        write_parquet(Path(out_dir) / f"{name}.parquet", frame, prov)
+        write_csv(Path(out_dir) / f"{name}.csv", frame)
+    write_json(Path(out_dir) / "published.json", {"provenance": {**prov, "seconds": time.perf_counter() - start}})

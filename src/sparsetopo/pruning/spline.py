@@ -1,7 +1,7 @@
 """Spline pruning: remove units/channels whose spline boundary is redundant (``spline`` pruner).
 
 This is the project's own formulation of the criterion sketched in You et al. (TMLR 2022), whose code was never
-released (``related-seeds.md`` B.4 candidate); it is *spline-inspired*, not the original scorer.
+released (see ``docs/deviations.md``, "Related studies"); it is *spline-inspired*, not the original scorer.
 
 Per hidden unit/channel ``k`` of a prunable layer (every Conv2d/Linear except the last one):
 

@@ -20,6 +20,8 @@ def materialise_data(cfg: Mapping[str, Any], dataset: str, out_npz: str | None, 
     info = dataset_info(dataset, options)
     if info.embedded:
         manifest = materialise_embedded(dataset, options or {}, out_npz)
+    elif info.shape_only:
+        manifest = {"dataset": dataset, "images": 0}
     else:
         DATASETS.get(dataset)
         train, test = load_dataset(dataset, cfg.get("data_root", "data"), bool(cfg.get("download", False)), options)

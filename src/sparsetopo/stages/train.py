@@ -31,17 +31,17 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
     info = dataset_info_for(cfg, run.dataset)
     model = build_initial_model(cfg, run)
     options = dict(cfg.get("pruner_options", {}).get(run.pruner, {}))
-    batches = None
-    if pruner.needs_data:
-        batch_size = int(options.get("batch_size", tcfg["batch_size"]))
+    batch_size = int(options.get("batch_size", tcfg["batch_size"]))
 
-        def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            train_loader, _ = loaders(cfg, Run(run.dataset, run.model, run.pruner, run.sparsity, run.seed + 7919),
-                                       data_path, batch_size)
-            yield from train_loader
+    def training_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Seeded training batches (a stream independent of the training run's own)."""
+        train_loader, _ = loaders(cfg, Run(run.dataset, run.model, run.pruner, run.sparsity, run.seed + 7919),
+                                  data_path, batch_size)
+        yield from train_loader
 
     ctx = PruneContext(model=model, sparsity=run.sparsity, seed=run.seed, input_shape=info.input_shape,
-                       num_classes=info.num_classes, options=options, batches=batches,
+                       num_classes=info.num_classes, options=options,
+                       batches=training_batches if pruner.needs_data else None,
                        device=pick_device(tcfg["device"]))
     masks = run_pruner(run.pruner, ctx)
     apply_masks(model, masks)
