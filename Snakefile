@@ -18,10 +18,11 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/collect.smk"
-include: "workflow/rules/figures.smk"
 include: "workflow/rules/nnstd.smk"
 include: "workflow/rules/earlybird.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/audit.smk"
 
 
 report: REPORT_PAGE
