@@ -1,7 +1,13 @@
 """Ramanujan metrics on real rolled layers (docs/deviations.md, docs/metrics.md): the two IMDB group rules of the
-original codes ("hoang", "mge") give identical values (checked where ``ramanujan`` still takes a ``group_rule``),
-and how many layers have Δr undefined (mean degree below 3), where the main paper's code reported a value
-without that guard.
+original codes select the same d-left-regular subgraphs, and how many layers have Δr undefined (mean degree below
+3), where the main paper's code reported a value without that guard.
+
+sparsetopo has one rule (sparsetopo.metrics.ramanujan: the groups whose Δr is defined). For every layer this script
+lists the groups (left nodes of equal degree d, with their right neighbours) whose Δr is defined (mean left and
+right degree >= 3), then applies each original filter to them: Hoang et al.'s (skip groups of fewer than 3 left
+nodes) and the main paper's (skip groups of degree d < 3). A layer counts as identical when both filters keep the
+same groups (then IMDB and the iterative weighted gap, means over those groups, are the same) and that number of
+groups is the library's ``imdb_groups``.
 
 Usage: .venv/bin/python docs/scripts/ramanujan_rules.py [--models resnet20 conv6] [--sparsities 0.9 0.98]
 """
@@ -9,19 +15,28 @@ Usage: .venv/bin/python docs/scripts/ramanujan_rules.py [--models resnet20 conv6
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
+
+import numpy as np
 
 from _common import pruned_model
 from sparsetopo.encodings import rolled
 from sparsetopo.metrics import ramanujan
 
 
-HAS_RULE = "group_rule" in inspect.signature(ramanujan).parameters
-
-
-def same(a: dict, b: dict) -> bool:
-    return all((math.isnan(a[k]) and math.isnan(b[k])) or a[k] == b[k] for k in a)
+def defined_groups(g) -> list[tuple[int, int]]:
+    """(degree d, left nodes) of every d-left-regular group of layer graph ``g`` whose Δr is defined."""
+    cut = int(g.part_offsets[1])
+    src, dst = g.src.astype(np.int64), g.dst.astype(np.int64) - cut
+    deg = np.bincount(src, minlength=cut)
+    out = []
+    for d in np.unique(deg[deg > 0]):
+        members = deg == d
+        size = int(members.sum())
+        right = np.unique(dst[members[src]]).size  # right nodes the group reaches (zero-degree ones removed)
+        if d >= 3 and size * d / right >= 3:  # mean left degree d, mean right degree E / n_r
+            out.append((int(d), size))
+    return out
 
 
 def main() -> None:
@@ -29,23 +44,24 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=["resnet20", "conv6"])
     p.add_argument("--sparsities", type=float, nargs="+", default=[0.9, 0.98])
     args = p.parse_args()
-    if not HAS_RULE:
-        print("(this version of sparsetopo has no group_rule option: both rules select the same groups)")
-    print("| model | sparsity | layers | identical under both group rules | Δr undefined (d̄ < 3) | "
-          "of which d̄_l, d̄_r ≥ 1 | layers with IMDB defined |")
+    print("| model | sparsity | layers | same groups under both rules (= library's imdb_groups) | "
+          "Δr undefined (d̄ < 3) | of which d̄_l, d̄_r ≥ 1 | layers with IMDB defined |")
     print("|---|---|---|---|---|---|---|")
     for model in args.models:
         for s in args.sparsities:
             layers = rolled(pruned_model(model, s))
-            if HAS_RULE:
-                rows = [(ramanujan(g, group_rule="hoang"), ramanujan(g, group_rule="mge")) for g in layers]
-            else:  # one rule only: both original rules select the same groups (docs/metrics.md)
-                rows = [(ramanujan(g),) * 2 for g in layers]
-            undefined = [h for h, _ in rows if math.isnan(h["delta_r"])]
-            positive = [h for h in undefined if h["mean_degree_left"] >= 1 and h["mean_degree_right"] >= 1]
-            imdb = sum(not math.isnan(h["imdb"]) for h, _ in rows)
-            print(f"| {model} | {s} | {len(rows)} | {sum(same(h, m) for h, m in rows)} | {len(undefined)} | "
-                  f"{len(positive)} | {imdb} |")
+            identical = undefined = positive = imdb = 0
+            for g in layers:
+                groups = defined_groups(g)
+                hoang = {d for d, size in groups if size >= 3}
+                mge = {d for d, _ in groups if d >= 3}
+                values = ramanujan(g)
+                identical += hoang == mge and len(hoang) == int(values["imdb_groups"])
+                if math.isnan(values["delta_r"]):
+                    undefined += 1
+                    positive += values["mean_degree_left"] >= 1 and values["mean_degree_right"] >= 1
+                imdb += not math.isnan(values["imdb"])
+            print(f"| {model} | {s} | {len(layers)} | {identical} | {undefined} | {positive} | {imdb} |")
 
 
 if __name__ == "__main__":
