@@ -2,7 +2,10 @@
 (original) vs none (sparsetopo), identity shortcuts encoded or not, and how many duplicate (src, dst) pairs are
 merged for each architecture.
 
-Usage: .venv/bin/python docs/scripts/encoding_choices.py [--sparsity 0.98]
+Usage: .venv/bin/python docs/scripts/encoding_choices.py [--sparsity 0.98] [--sizes-only]
+
+--sizes-only prints the dense sizes only, also those of the torchvision models of config/imagenet-topology.yaml
+(3x224x224 input, 1,000 classes; about 1 min).
 
 Padding nodes: the original's first layer keeps the zero-padded 3x34x34 input as nodes, with edges from the
 padding positions. That graph is produced here by the library itself: the same pruned model with its first
@@ -19,6 +22,8 @@ from _common import CIFAR, mge, pruned_model
 from sparsetopo.encodings import dense_edge_count, node_count
 from sparsetopo.metrics import normalised, topometrics
 from sparsetopo.models import build_model, prunable_layers
+
+IMAGENET = (3, 224, 224)
 
 SHOWN = ("nodes", "edges", "source_nodes", "sink_nodes", "disconnected_nodes", "removable_in_edges",
          "removable_out_edges", "one_hop", "two_hop", "strength", "k_core", "cut_edges", "cut_nodes", "components",
@@ -44,6 +49,7 @@ def with_padding_nodes(model):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sparsity", type=float, default=0.98)
+    ap.add_argument("--sizes-only", action="store_true", help="dense sizes only, ImageNet-size models included")
     args = ap.parse_args()
     s = args.sparsity
 
@@ -52,6 +58,13 @@ def main() -> None:
         model = build_model(name, CIFAR, 10)
         print(f"{name}: nodes {node_count(model, CIFAR)}, dense edges {dense_edge_count(model, CIFAR)}, "
               f"with identity shortcuts {dense_edge_count(model, CIFAR, identity_shortcuts=True)}")
+    if args.sizes_only:
+        print("\n## Dense sizes (3x224x224, 1000 classes)")
+        for name in ("resnet18", "resnet50", "mobilenet_v2"):
+            model = build_model(name, IMAGENET, 1000)
+            print(f"{name}: nodes {node_count(model, IMAGENET)}, dense edges {dense_edge_count(model, IMAGENET)}, "
+                  f"with identity shortcuts {dense_edge_count(model, IMAGENET, identity_shortcuts=True)}")
+        return
 
     for name in ("conv6", "resnet20"):
         model = pruned_model(name, s)
