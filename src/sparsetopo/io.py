@@ -107,8 +107,8 @@ def write_csv(path: str | os.PathLike, frame) -> None:
         frame.write_csv(tmp)
 
 
-def config_hash(config: Any) -> str:
-    """Short stable hash of a JSON-serialisable config fragment."""
+def stable_hash(config: Any) -> str:
+    """Short stable hash of a JSON-serialisable object (e.g. the identity of a training checkpoint)."""
     blob = json.dumps(config, sort_keys=True, default=_json_default).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

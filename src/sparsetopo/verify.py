@@ -193,14 +193,16 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
         train_run(cfg, run, str(inputs["prune"]), _opt(inputs, "data"), str(out / "train.pt"),
                   str(out / "train.json"), str(out / "masks_per_epoch.npz"), checkpoint=False)
     elif stage in ("encode", "metrics"):
-        from .stages.measure import encode_run, measure_run
+        from .stages.measure import encode_and_measure, encode_run
 
         encodings = list(cfg["encodings"])
         graphs = {e: str(out / f"graph_{e}.npz") for e in encodings}
-        encode_run(cfg, run, str(inputs["weights"]), graphs, _opt(inputs, "train"))
-        if stage == "metrics":
+        if stage == "encode":
+            encode_run(cfg, run, str(inputs["weights"]), graphs, _opt(inputs, "train"))
+        else:
             names = encodings + (["ramanujan"] if cfg["metrics"].get("ramanujan") and "rolled" in encodings else [])
-            measure_run(cfg, run, graphs, {n: str(out / f"metrics_{n}.parquet") for n in names})
+            encode_and_measure(cfg, run, str(inputs["weights"]), _opt(inputs, "train"), graphs,
+                               {n: str(out / f"metrics_{n}.parquet") for n in names}, str(out / "metrics.json"))
     elif stage == "collect":
         from .collect import collect_study
 

@@ -1,7 +1,7 @@
 # Early-bird tickets (You et al. 2020) and the spline early-bird signal (You et al. 2022): train a BN model on
 # embedded data, record |γ| and BN sign patterns per epoch, plot the epoch x epoch distances with the detected
 # epochs, and retrain each ticket from its own weights. Options: config section `earlybird` (defaults in
-# workflow/schemas/config.schema.yaml). Needs RESULTS and LOGS from common.smk.
+# src/sparsetopo/schemas/config.schema.yaml). Needs RESULTS and LOGS from common.smk.
 EARLYBIRD = config["earlybird"]
 EARLYBIRD_OUT = f"{RESULTS}/earlybird"
 EARLYBIRD_LOGS = f"{LOGS}/earlybird"

@@ -1,7 +1,7 @@
 # NNSTD (Liu et al., ECML-PKDD 2020): topology-distance heatmaps of the original study's shipped topologies
 # (downloaded at a pinned commit, or a local copy) and of the project's own SET chain, each with the random-null
 # baseline; and NNSTD between the final masks of different seeds of the study's runs (nnstd.runs).
-# Options: config section `nnstd` (defaults in workflow/schemas/config.schema.yaml). Needs RESULTS, LOGS,
+# Options: config section `nnstd` (defaults in src/sparsetopo/schemas/config.schema.yaml). Needs RESULTS, LOGS,
 # RUNS_SOURCE, sparse_runs() and run_dir() from common.smk.
 import json
 

@@ -24,7 +24,7 @@ def earlybird_options(options: Mapping[str, Any]) -> dict[str, Any]:
     missing = [k for k in EARLYBIRD_OPTIONS if k not in options]
     if missing:
         raise KeyError(f"earlybird options {missing} are missing; pass the `earlybird` section of the validated config "
-                       f"(sparsetopo.config.validate_config fills the defaults of workflow/schemas/config.schema.yaml)")
+                       f"(sparsetopo.config.validate_config fills the defaults of src/sparsetopo/schemas/config.schema.yaml)")
     return {k: options[k] for k in EARLYBIRD_OPTIONS}
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ..io import atomic_path, config_hash, save_torch, write_json
+from ..io import atomic_path, stable_hash, save_torch, write_json
 from ..provenance import code_fingerprint, record, to_json
 from .common import build_initial_model, dataset_info_for, load_checkpoint, loaders, set_threads
 from .run import Run
@@ -97,7 +97,7 @@ def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | 
                     "dataset_options": cfg.get("dataset_options", {}).get(run.dataset),
                     "code": code_fingerprint("train")["fingerprint"], "initial": tensors_fingerprint(initial)}
         path = Path(out_pt).with_name("train.ckpt") if checkpoint is True else Path(checkpoint)
-        ckpt = Checkpoint(path, config_hash(identity))
+        ckpt = Checkpoint(path, stable_hash(identity))
     torch.manual_seed(run.seed)
     log.info("training %s on %s (%d epochs, device %s)", run.path, run.dataset, settings.epochs, device)
     failed, reason, result = False, "", None
