@@ -275,11 +275,17 @@ def test_structure_kernels_match_networkx_on_random_graphs():
         n = int(rng.integers(4, 30))
         u = nx.gnp_random_graph(n, float(rng.choice([0.06, 0.1, 0.15, 0.25, 0.4, 0.6])), seed=t)
         edges = np.asarray(list(u.edges()), dtype=np.int32).reshape(-1, 2)
+        both = np.r_[edges, edges[rng.random(len(edges)) < 0.3][:, ::-1], edges[:3]]  # + mutual and repeated pairs
+        w = rng.random(len(both)).astype(np.float32) + 1
+        indptr, indices, data = kernels.csr(both[:, 0], both[:, 1], w, n, symmetric=True)  # rows in edge order
+        rows = np.repeat(np.arange(n), np.diff(indptr))
+        dense = np.zeros((n, n))
+        np.add.at(dense, (both[:, 0], both[:, 1]), w.astype(np.float64))
+        assert len(set(zip(rows, indices))) == len(indices) and np.all(rows != indices)
+        assert np.allclose(dense + dense.T, np.bincount(rows * n + indices, data, n * n).reshape(n, n), rtol=1e-6)
+        ordered = kernels.csr(both[:, 0], both[:, 1], w, n, symmetric=True, sort=True)
+        assert np.array_equal(ordered[0], indptr) and np.all(np.diff(ordered[1])[np.diff(rows) == 0] > 0)
         indptr, indices, data = sym(make([n], edges, np.arange(len(edges)) + 1.0))
-        with pytest.MonkeyPatch.context() as mp:  # the in-place row sort of large graphs gives the same CSR
-            mp.setattr(kernels, "TRANSPOSE_MAX_ENTRIES", 0)
-            assert all(np.array_equal(a, b) for a, b in zip(sym(make([n], edges, np.arange(len(edges)) + 1.0)),
-                                                            (indptr, indices, data)))
         assert structure.core_numbers(indptr, indices).tolist() == [nx.core_number(u)[i] for i in range(n)]
         assert structure.bridges_and_cut_nodes(indptr, indices) == (len(list(nx.bridges(u))),
                                                                     len(list(nx.articulation_points(u))))

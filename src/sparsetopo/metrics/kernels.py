@@ -3,8 +3,13 @@ U are in ``structure``). Every kernel is O(N + E) unless its docstring says othe
 few arrays of N entries besides its output, so that graphs of 1e8-1e9 edges stream through them.
 
 CSR conventions: ``indptr`` int64 (N + 1), ``indices`` int32 (int64 beyond 2^31 - 1 nodes), ``data`` float32.
-A *canonical* CSR has sorted rows, no self-loops and no repeated column in a row (the weights of repeated
-pairs summed).
+A *canonical* CSR has no self-loops and no repeated column in a row (the weights of repeated pairs summed);
+its rows keep the order of the edge list unless sorted rows are asked for (no metric needs them).
+
+Parallelism without thread-dependent results: row kernels split the rows into ``BLOCKS`` fixed blocks and
+combine partial sums in block order; edge-list kernels (degrees, CSR build) split the *rows* into up to
+``MAX_PARTS`` ranges, each range's thread scanning every edge and writing only its own rows, so every row
+receives its entries in edge order whatever the number of threads.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from numba import get_num_threads, get_thread_id, njit, prange
 #: Fixed number of row blocks of the parallel kernels: partial sums are combined in block order, so results
 #: do not depend on the number of threads (``NUMBA_NUM_THREADS``, default: all cores).
 BLOCKS = 256
+#: At most this many row ranges in the edge-list kernels (each range re-reads the edge list).
+MAX_PARTS = 4
 
 
 def index_dtype(n: int) -> type:
@@ -28,55 +35,95 @@ def unsigned(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.nd
     return indptr.view(np.uint64), indices.view(np.uint32 if indices.dtype.itemsize == 4 else np.uint64)
 
 
-@njit(cache=True)
-def _row_counts(src, dst, n, symmetric):
+def unsigned_array(a: np.ndarray) -> np.ndarray:
+    """Unsigned view of a contiguous integer array (see ``unsigned``)."""
+    a = np.ascontiguousarray(a)
+    return a.view(np.uint32 if a.dtype.itemsize == 4 else np.uint64)
+
+
+def _parts() -> int:
+    return max(1, min(get_num_threads(), MAX_PARTS))
+
+
+@njit(cache=True, parallel=True)
+def row_sums(indptr, data, squares=False):
+    """Σ of each row's stored values (or of their squares), float64: e.g. the strengths of a symmetric CSR."""
+    n = len(indptr) - 1
+    out = np.zeros(n)
+    for b in prange(BLOCKS):
+        for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
+            s = 0.0
+            for p in range(indptr[r], indptr[r + 1]):
+                v = np.float64(data[p])
+                s += v * v if squares else v
+            out[r] = s
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _row_counts(src, dst, n, symmetric, parts):
     cnt = np.zeros(n + 1, dtype=np.int64)
-    for e in range(len(src)):
-        s = src[e]
-        d = dst[e]
-        if s == d:
-            continue
-        cnt[s + 1] += 1
-        if symmetric:
-            cnt[d + 1] += 1
+    for k in prange(parts):
+        lo = k * n // parts
+        hi = (k + 1) * n // parts
+        for e in range(len(src)):
+            s = np.int64(src[e])
+            d = np.int64(dst[e])
+            if s == d:
+                continue
+            if lo <= s < hi:
+                cnt[s + 1] += 1
+            if symmetric and lo <= d < hi:
+                cnt[d + 1] += 1
     for i in range(n):
         cnt[i + 1] += cnt[i]
     return cnt
 
 
-@njit(cache=True)
-def row_sums(indptr, data, squares=False):
-    """Σ of each row's stored values (or of their squares), float64: e.g. the strengths of a symmetric CSR."""
+@njit(cache=True, parallel=True)
+def _scatter(src, dst, weight, indptr, indices, data, symmetric, with_data, parts):
     n = len(indptr) - 1
-    out = np.zeros(n)
-    for r in range(n):
-        s = 0.0
-        for p in range(indptr[r], indptr[r + 1]):
-            v = np.float64(data[p])
-            s += v * v if squares else v
-        out[r] = s
-    return out
-
-
-@njit(cache=True)
-def _scatter(src, dst, weight, indptr, indices, data, symmetric, with_data):
     pos = indptr[:-1].copy()
-    for e in range(len(src)):
-        s = src[e]
-        d = dst[e]
-        if s == d:
-            continue
-        p = pos[s]
-        indices[p] = d
-        if with_data:
-            data[p] = weight[e]
-        pos[s] = p + 1
-        if symmetric:
-            p = pos[d]
-            indices[p] = s
-            if with_data:
-                data[p] = weight[e]
-            pos[d] = p + 1
+    for k in prange(parts):
+        lo = k * n // parts
+        hi = (k + 1) * n // parts
+        for e in range(len(src)):
+            s = np.int64(src[e])
+            d = np.int64(dst[e])
+            if s == d:
+                continue
+            if lo <= s < hi:
+                p = pos[s]
+                indices[p] = d
+                if with_data:
+                    data[p] = weight[e]
+                pos[s] = p + 1
+            if symmetric and lo <= d < hi:
+                p = pos[d]
+                indices[p] = s
+                if with_data:
+                    data[p] = weight[e]
+                pos[d] = p + 1
+
+
+@njit(cache=True, parallel=True)
+def _repeats(indptr, indices, marks):
+    """Number of repeated columns within rows (marker scan; ``marks``: one row of N entries per thread)."""
+    n = len(indptr) - 1
+    marks[:] = -1
+    out = np.zeros(BLOCKS, dtype=np.int64)
+    for b in prange(BLOCKS):
+        mark = marks[get_thread_id()]
+        k = 0
+        for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
+            for p in range(indptr[r], indptr[r + 1]):
+                c = indices[p]
+                if mark[c] == r:
+                    k += 1
+                else:
+                    mark[c] = r
+        out[b] = k
+    return out.sum()
 
 
 @njit(cache=True)
@@ -95,8 +142,7 @@ def _sort_pairs(idx, val, lo, hi):
             idx[j + 1] = k
             val[j + 1] = v
         return
-    # heap sort (in place, O(m log m))
-    for start in range(m // 2 - 1, -1, -1):
+    for start in range(m // 2 - 1, -1, -1):  # heap sort (in place, O(m log m))
         root = start
         while True:
             child = 2 * root + 1
@@ -133,23 +179,20 @@ def _sort_pairs(idx, val, lo, hi):
 
 @njit(cache=True, parallel=True)
 def _sort_rows(indptr, indices, data):
-    """Sort every row (in parallel over row blocks); returns the number of repeated columns."""
+    """Sort every row in place (in parallel over row blocks); returns the number of repeated columns."""
     n = len(indptr) - 1
     repeats = np.zeros(BLOCKS, dtype=np.int64)
     for b in prange(BLOCKS):
         k = 0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             lo, hi = indptr[r], indptr[r + 1]
-            sorted_ = True
             for p in range(lo + 1, hi):
                 if indices[p - 1] >= indices[p]:
-                    sorted_ = False
+                    _sort_pairs(indices, data, lo, hi)
                     break
-            if not sorted_:
-                _sort_pairs(indices, data, lo, hi)
-                for p in range(lo + 1, hi):
-                    if indices[p - 1] == indices[p]:
-                        k += 1
+            for p in range(lo + 1, hi):
+                if indices[p - 1] == indices[p]:
+                    k += 1
         repeats[b] = k
     return repeats.sum()
 
@@ -176,63 +219,35 @@ def _merge_repeats(indptr, indices, data):
     return write
 
 
-@njit(cache=True)
-def _transpose_sorted(indptr, indices, data, out_indices, out_data):
-    """Transpose of a CSR with symmetric pattern (column counts = row counts) into preallocated arrays: rows
-    come out sorted because source rows are visited in order. Returns the number of repeated columns."""
-    n = len(indptr) - 1
-    pos = indptr[:-1].copy()
-    repeats = 0
-    for r in range(n):
-        for p in range(indptr[r], indptr[r + 1]):
-            c = indices[p]
-            q = pos[c]
-            if q > indptr[c] and out_indices[q - 1] == r:
-                repeats += 1
-            out_indices[q] = r
-            out_data[q] = data[p]
-            pos[c] = q + 1
-    return repeats
-
-
-#: Symmetric CSRs with at most this many entries (5e7 edges) are sorted by a transposition (one more scatter, twice the
-#: memory of the CSR for a moment: 16 bytes per edge); larger ones by sorting each row in place (no extra memory).
-TRANSPOSE_MAX_ENTRIES = 100_000_000
-
-
 def csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, symmetric: bool,
-        canonical: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        canonical: bool = True, sort: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(indptr, indices, data) of the directed (W[src, dst]) or symmetric (A = W + W^T) adjacency, self-loops
-    dropped. ``canonical``: sorted rows with repeated pairs merged (weights summed); otherwise rows keep the
-    edge order and may repeat a column. ``weight=None`` builds the pattern only (data is None).
-    Memory: the output plus one array of N int64 (and a second copy of a symmetric CSR while it is transposed,
-    up to ``TRANSPOSE_MAX_ENTRIES`` entries)."""
-    src = np.ascontiguousarray(src)
-    dst = np.ascontiguousarray(dst)
+    dropped, each row in edge-list order. ``canonical``: repeated pairs merged (weights summed; this sorts the
+    rows that hold repeats, found by a marker scan); ``sort``: every row sorted. ``weight=None`` builds the
+    pattern only (data is None). Memory: the output plus one array of N int32 per thread (the repeat scan).
+    One counting pass and one scatter over the edges, O(N + E), parallel over row ranges; the result does not
+    depend on the number of threads."""
+    parts = _parts()
     src, dst = unsigned_array(src), unsigned_array(dst)
-    indptr = _row_counts(src, dst, n, symmetric)
+    indptr = _row_counts(src, dst, n, symmetric, parts)
     nnz = int(indptr[-1])
     indices = np.empty(nnz, dtype=index_dtype(n))
     with_data = weight is not None
     data = np.empty(nnz if with_data else 0, dtype=np.float32)
     w = np.ascontiguousarray(weight, dtype=np.float32) if with_data else np.zeros(1, np.float32)
-    _scatter(src, dst, w, indptr, indices, data, symmetric, with_data)
-    if canonical:
-        vals = data if with_data else np.zeros(nnz, dtype=np.float32)
-        if symmetric and nnz <= TRANSPOSE_MAX_ENTRIES:
-            out_idx, out_val = np.empty_like(indices), np.empty_like(vals)
-            repeats = _transpose_sorted(*unsigned(indptr, indices), vals, out_idx, out_val)
-            indices, vals = out_idx, out_val
-            data = vals if with_data else data
-            del out_idx, out_val
-        else:
-            repeats = _sort_rows(indptr, indices, vals)
-        if repeats:
+    _scatter(src, dst, w, indptr, unsigned(indptr, indices)[1], data, symmetric, with_data, parts)
+    if not canonical and not sort:
+        return indptr, indices, (data if with_data else None)
+    vals = data if with_data else np.zeros(0, np.float32)
+    if sort or (canonical and _repeats(*unsigned(indptr, indices), np.empty((get_num_threads(), n), index_dtype(n)))):
+        if not with_data:
+            vals = np.zeros(nnz, dtype=np.float32)
+        repeats = _sort_rows(indptr, indices, vals)
+        if canonical and repeats:
             nnz = _merge_repeats(indptr, indices, vals)
-        if nnz < len(indices):
             indices = indices[:nnz].copy()
-            data = vals[:nnz].copy() if with_data else data
-    return indptr, indices, (data if with_data else None)
+            vals = vals[:nnz].copy()
+    return indptr, indices, (vals if with_data else None)
 
 
 @njit(cache=True, parallel=True)
@@ -271,28 +286,33 @@ def _hop_totals(indptr, indices, with_two, nthreads):
 
 def hop_totals(indptr: np.ndarray, indices: np.ndarray, with_two: bool = True) -> tuple[int, int]:
     """(Σ_v |{v} ∪ out(v)|, Σ_v |{v} ∪ out(v) ∪ out(out(v))|) on a directed CSR (repeats and self-loops
-    allowed; the second is 0 unless ``with_two``). Cost of the second: the number of 2-step walks,
-    Σ_u indeg(u)·outdeg(u), with one array of N entries."""
+    allowed; the second is 0 unless ``with_two``).
+
+    Cost of the second: one marker test per 2-step walk, Σ_u indeg(u)·outdeg(u) (with one array of N entries
+    per thread). This is the cost of any exact count of *distinct* 2-hop neighbours by enumeration, and it grows
+    faster than E: at a fixed node count (a sparsity sweep of one architecture) the walks grow as E²/N, so the
+    measured exponent of this step against E is about 1.7-2 while every other step is about 1."""
     one, two = _hop_totals(*unsigned(indptr, indices), bool(with_two), get_num_threads())
     return int(one), int(two)
 
 
-def unsigned_array(a: np.ndarray) -> np.ndarray:
-    """Unsigned view of a contiguous integer array (see ``unsigned``)."""
-    a = np.ascontiguousarray(a)
-    return a.view(np.uint32 if a.dtype.itemsize == 4 else np.uint64)
-
-
-@njit(cache=True)
-def _degrees(src, dst, n):
+@njit(cache=True, parallel=True)
+def _degrees(src, dst, n, parts):
     out = np.zeros(n, dtype=np.int64)
     inn = np.zeros(n, dtype=np.int64)
-    for e in range(len(src)):
-        out[src[e]] += 1
-        inn[dst[e]] += 1
+    for k in prange(parts):
+        lo = k * n // parts
+        hi = (k + 1) * n // parts
+        for e in range(len(src)):
+            s = np.int64(src[e])
+            d = np.int64(dst[e])
+            if lo <= s < hi:
+                out[s] += 1
+            if lo <= d < hi:
+                inn[d] += 1
     return out, inn
 
 
 def degrees(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(out-degree, in-degree) of every node of an edge list, one pass."""
-    return _degrees(unsigned_array(src), unsigned_array(dst), n)
+    """(out-degree, in-degree) of every node of an edge list, one pass (per row range)."""
+    return _degrees(unsigned_array(src), unsigned_array(dst), n, _parts())
