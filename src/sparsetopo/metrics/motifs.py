@@ -3,7 +3,7 @@
 A node set induces a (weakly) connected subgraph of the directed graph G iff it induces a connected
 subgraph of its undirected simple version U, so the number of connected induced k-node subgraphs of
 G summed over all directed isomorphism classes equals that of U; both counts are computed on U, given
-as a canonical symmetric CSR (sorted rows, no self-loops, no repeats; see ``kernels``).
+as a canonical symmetric CSR (no self-loops, no repeats, rows in any order; see ``kernels``).
 
 * 3 nodes (always exact): Σ_v C(d_v, 2) − 2·T (wedges minus twice the triangles).
 * 4 nodes, exact: non-induced counts of the six connected 4-node graphs (3-star, 3-path, 4-cycle,
@@ -29,7 +29,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .kernels import unsigned
+from .kernels import BLOCKS, unsigned
 from .structure import part_pairs
 
 #: Assumed throughput (multiply-adds per second) that converts the time budget into a deterministic
@@ -60,9 +60,12 @@ def _triangles(indptr, indices, part_id, allowed, with_k4):
     whose part pair is allowed; t_e = common (allowed) neighbours of e. K4 only when ``with_k4``."""
     n = len(indptr) - 1
     mark = np.full(n, -1, dtype=np.int64)
-    mark2 = np.full(n, -1, dtype=np.int64)
+    mark2 = np.full(n if with_k4 else 1, -1, dtype=np.int64)
     t_node = np.zeros(n, dtype=np.float64)
-    common = np.empty(n, dtype=np.int64)
+    max_deg = 0
+    for u in range(n):
+        max_deg = max(max_deg, np.int64(indptr[u + 1]) - np.int64(indptr[u]))
+    common = np.empty(max_deg, dtype=np.int64)
     tri = 0.0
     c2 = 0.0
     k4x6 = 0.0
@@ -139,60 +142,62 @@ def _pair_c2(indptr, indices, start):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _degree_sums(indptr, indices):
     """(Σ_v C(d,2), Σ_v C(d,3), Σ_undirected edges (d_u−1)(d_v−1), per-row walk weights
-    (d_u − 1)·Σ_{v∈N(u)} (d_v − 1))."""
+    (d_u − 1)·Σ_{v∈N(u)} (d_v − 1)). Parallel over row blocks; the sums are of integers (exact in float64
+    below 2^53), so they do not depend on the order of addition."""
     n = len(indptr) - 1
+    part = np.zeros((BLOCKS, 3), dtype=np.float64)
+    row_w = np.zeros(n, dtype=np.float64)
+    for b in prange(BLOCKS):
+        c2 = 0.0
+        c3 = 0.0
+        paths = 0.0
+        for u in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
+            d = float(np.int64(indptr[u + 1]) - np.int64(indptr[u]))
+            c2 += d * (d - 1) / 2.0
+            c3 += d * (d - 1) * (d - 2) / 6.0
+            s = 0.0
+            for p in range(indptr[u], indptr[u + 1]):
+                v = indices[p]
+                s += np.int64(indptr[v + 1]) - np.int64(indptr[v]) - 1
+            if d >= 1:
+                row_w[u] = (d - 1) * s
+            paths += row_w[u]
+        part[b, 0] = c2
+        part[b, 1] = c3
+        part[b, 2] = paths
     c2 = 0.0
     c3 = 0.0
     paths = 0.0
-    row_w = np.zeros(n, dtype=np.float64)
-    for u in range(n):
-        d = float(np.int64(indptr[u + 1]) - np.int64(indptr[u]))
-        c2 += d * (d - 1) / 2.0
-        c3 += d * (d - 1) * (d - 2) / 6.0
-        s = 0.0
-        for p in range(indptr[u], indptr[u + 1]):
-            v = indices[p]
-            s += np.int64(indptr[v + 1]) - np.int64(indptr[v]) - 1
-        if d >= 1:
-            row_w[u] = (d - 1) * s
-        paths += row_w[u]
+    for b in range(BLOCKS):
+        c2 += part[b, 0]
+        c3 += part[b, 1]
+        paths += part[b, 2]
     return c2, c3, paths / 2.0, row_w
 
 
 @njit(cache=True)
 def _has_edge(indptr, indices, a, b):
-    lo = np.int64(indptr[a])
-    hi = np.int64(indptr[a + 1])
-    end = hi
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if indices[mid] < b:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < end and indices[lo] == b
+    """Whether a-b is an edge: a scan of the shorter of the two rows (rows need not be sorted)."""
+    if indptr[a + 1] - indptr[a] > indptr[b + 1] - indptr[b]:
+        a, b = b, a
+    for p in range(indptr[a], indptr[a + 1]):
+        if indices[p] == b:
+            return True
+    return False
 
 
 @njit(cache=True)
 def _pick_excluding(indptr, indices, row, exclude, r):
-    """A uniform neighbour of ``row`` other than ``exclude`` (which is a neighbour) from one uniform r."""
+    """A uniform neighbour of ``row`` other than ``exclude`` (a neighbour; the row has >= 2 entries, no repeats)
+    from one uniform r: position j < d - 1, and the last entry stands in for ``exclude``."""
     start = np.int64(indptr[row])
     d = np.int64(indptr[row + 1]) - start
     j = min(np.int64(r * (d - 1)), d - 2)
-    lo = start
-    hi = start + d
-    while lo < hi:  # position of ``exclude`` in the sorted row
-        mid = (lo + hi) // 2
-        if indices[mid] < exclude:
-            lo = mid + 1
-        else:
-            hi = mid
-    if j >= lo - start:
-        j += 1
-    return indices[start + j]
+    x = indices[start + j]
+    return indices[start + d - 1] if x == exclude else x
 
 
 @njit(cache=True)
@@ -224,12 +229,28 @@ def _score(indptr, indices, q0, q1, q2, q3, star):
     return 0.125 if m == 5 else 1.0 / 16.0
 
 
+@njit(cache=True)
+def _select(weights, targets):
+    """Index of each of the ascending ``targets`` in the running sum of ``weights`` (first i with
+    weights[0] + ... + weights[i] > target; the last index at most): one merge pass, no stored prefix sums."""
+    out = np.empty(len(targets), dtype=np.int64)
+    acc = 0.0
+    i = 0
+    n = len(weights)
+    for k in range(len(targets)):
+        while i < n - 1 and acc + weights[i] <= targets[k]:
+            acc += weights[i]
+            i += 1
+        out[k] = i
+    return out
+
+
 @njit(cache=True, parallel=True)
 def _sample_scores(indptr, indices, centres, star_r, rows, walk_r, walk_totals):
     """Scores of the sampled 3-stars (centre + three uniform distinct neighbours, from star_r[:, 0:3]) and
     3-walks u'-u-v-v' (row u given; v ∝ d_v − 1 from walk_r[:, 0], walk_totals[u] = Σ_{v∈N(u)} (d_v − 1);
-    u', v' uniform from walk_r[:, 1:3]).
-    Samples are independent: parallel over samples, one score each (no shared sum)."""
+    u', v' uniform from walk_r[:, 1:3]). Samples come sorted by node, so that neighbouring samples share rows
+    in cache. Independent samples: parallel over samples, one score each (no shared sum)."""
     ns = len(centres)
     out = np.empty(ns + len(rows), dtype=np.float64)
     for s in prange(ns):
@@ -267,7 +288,10 @@ def _sample_scores(indptr, indices, centres, star_r, rows, walk_r, walk_totals):
 
 def estimate_four(indptr: np.ndarray, indices: np.ndarray, seed: int, samples: int,
                   sums: tuple | None = None) -> tuple[float, float]:
-    """Unbiased estimate of the connected induced 4-node subgraph count, and its standard error."""
+    """Unbiased estimate of the connected induced 4-node subgraph count, and its standard error.
+
+    The uniforms that pick the centres and walk rows are sorted before use (samples are i.i.d., so their order
+    does not change the estimator) and turned into node ids by one merge pass over the node weights."""
     _, n_stars, n_walks, row_w = sums if sums is not None else _degree_sums(indptr, indices)
     total = n_walks + n_stars
     if total == 0 or samples <= 0:
@@ -278,19 +302,17 @@ def estimate_four(indptr: np.ndarray, indices: np.ndarray, seed: int, samples: i
     deg = np.diff(indptr.astype(np.int64)).astype(np.float64)
     centres = np.zeros(0, dtype=np.int64)
     if n_star_s:
-        cum = np.cumsum(deg * (deg - 1) * (deg - 2) / 6.0)
-        centres = np.minimum(np.searchsorted(cum, rng.random(n_star_s) * cum[-1], side="right"), len(cum) - 1)
-        del cum
+        stars = deg * (deg - 1) * (deg - 2) / 6.0
+        centres = _select(stars, np.sort(rng.random(n_star_s)) * n_stars)
+        del stars
     star_r = rng.random((n_star_s, 3))
     rows = np.zeros(0, dtype=np.int64)
     if n_walk_s:
-        cum = np.cumsum(row_w)
-        rows = np.minimum(np.searchsorted(cum, rng.random(n_walk_s) * cum[-1], side="right"), len(cum) - 1)
-        del cum
+        rows = _select(row_w, np.sort(rng.random(n_walk_s)) * (2.0 * n_walks))
     walk_r = rng.random((n_walk_s, 3))
     walk_totals = row_w / np.maximum(deg - 1, 1)  # Σ_{v∈N(u)} (d_v − 1), from (d_u − 1)·Σ
-    score = _sample_scores(indptr, indices, centres.astype(np.int64), star_r, rows.astype(np.int64), walk_r,
-                           walk_totals)
+    del deg
+    score = _sample_scores(indptr, indices, centres, star_r, rows, walk_r, walk_totals)
     mean = float(score.mean())
     se = float(score.std(ddof=1) / math.sqrt(samples)) if samples > 1 else float("nan")
     return total * mean, total * se
@@ -335,7 +357,10 @@ def motif_counts(indptr: np.ndarray, indices: np.ndarray, part_id: np.ndarray | 
     exact = mode == "exact" or (mode == "auto" and c4_work(indptr, sides) <= budget_seconds * PRODUCT_RATE)
     indptr, indices = unsigned(indptr, indices)
     pid, allowed = _allowed_pairs(indptr, indices, part_id, pairs)
-    tri_sum, diamonds, t_node, k4 = _triangles(indptr, indices, pid, allowed, exact)
+    if allowed.any():
+        tri_sum, diamonds, t_node, k4 = _triangles(indptr, indices, pid, allowed, exact)
+    else:  # no part pair can hold a triangle (e.g. a graph whose parts form a bipartite pattern)
+        tri_sum, diamonds, t_node, k4 = 0.0, 0.0, np.zeros(len(indptr) - 1), 0.0
     del pid
     t = tri_sum / 3.0
     sums = _degree_sums(indptr, indices)
