@@ -2,20 +2,26 @@
 
 Small graphs (N <= ``DENSE_EIG_MAX``) get exact dense float64 eigenvalues. Larger ones use the Lanczos
 recurrence without stored basis (Cullum & Willoughby, *Lanczos Algorithms for Large Symmetric Eigenvalue
-Computations*, 1985): memory O(N) (four vectors), one compiled matvec and two vector passes per step, float64
-vectors (A's float32 weights are the matrix, exactly), a start vector drawn from ``np.random.default_rng(seed)``.
-Without reorthogonalisation, copies ("ghosts") of converged eigenvalues appear; they are told apart by the
-Cullum-Willoughby test: a Ritz value of the tridiagonal T_m that is numerically multiple is one eigenvalue, and
-a simple one that is also an eigenvalue of T_m without its first row and column is spurious.
+Computations*, 1985): memory O(N) (four vectors per operator), one compiled matvec and two vector passes per
+step, float64 vectors (A's float32 weights are the matrix, exactly), a start vector drawn from
+``np.random.default_rng(seed)``. Without reorthogonalisation, copies ("ghosts") of converged eigenvalues appear;
+they are told apart by the Cullum-Willoughby test: a Ritz value of the tridiagonal T_m that is numerically
+multiple is one eigenvalue, and a simple one that is also an eigenvalue of T_m without its first row and column
+is spurious. The recurrences on A (or B Bᵀ) and on L run side by side: while both go on, one pass over the
+adjacency serves both products (the matvec is bound by reading A; the shared pass costs about 1.4 single
+passes), with the arithmetic of separate passes, so every value is what a separate run gives.
 
-Tolerance and bounded work. Every ``CHECK_EVERY`` steps the good Ritz values are computed with their residual
-bounds r_i = β_m |s_{m,i}| (there is an eigenvalue within r_i of θ_i). The iteration stops when the three
-largest and the three smallest good Ritz values of A (the two largest of L) have r_i <= ``SPECTRAL_TOL`` ·
-max|θ|, i.e. each reported eigenvalue is within 1e-4 of the spectral scale of a true eigenvalue (values
-converge faster than this bound: measured errors are below 1e-7 of the scale on ResNet-50); the third
-value of each end is a guard against a Ritz value that has settled on λ3 before λ2 has emerged. Values
-converge at a rate set by the spectrum's width over the *tolerance* (about sqrt(width / (tol·scale)) steps,
-a few hundred at most), not by the gaps, so graphs whose top eigenvalues are nearly equal (the bulk edge of
+Tolerance and bounded work. After every step (every 1 + m // ``CHECK_STEPS`` steps once T_m is large) the
+good Ritz values θ_i are computed with their residual bounds r_i = β_m |s_{m,i}| (there is an eigenvalue
+within r_i of θ_i). The iteration stops when the three largest and the three smallest good Ritz values of A
+(the two largest of L) are within ``SPECTRAL_TOL`` · max|θ| of an eigenvalue, i.e. each reported eigenvalue
+is within 1e-4 of the spectral scale of a true eigenvalue (values converge faster than this bound: measured
+errors are below 1e-7 of the scale on ResNet-50). On B Bᵀ (eigenvalues s², s the singular values of B, i.e.
+the eigenvalues ±s of A) the bound is carried to s: |s − √θ| <= √θ − √(θ − r), against 1e-4 of s1, the same
+guarantee on A's eigenvalues (a residual bound about twice as loose on s², 15% fewer steps on ResNet-50). The
+third value of each end is a guard against a Ritz value that has settled on λ3 before λ2 has emerged. Values
+converge at a rate set by the spectrum's width over the *tolerance* (about sqrt(width / (tol·scale)) steps, a
+few hundred at most), not by the gaps, so graphs whose top eigenvalues are nearly equal (the bulk edge of
 pruned random layers: gaps of 1e-3 relative) converge in a bounded number of steps; ``MAX_STEPS`` caps the
 work (a warning reports the bounds reached). A value of multiplicity > 1 is seen once (as by any
 single-vector Krylov method).
@@ -38,8 +44,9 @@ log = logging.getLogger("sparsetopo.metrics")
 DENSE_EIG_MAX = 500
 #: Residual bound of every reported eigenvalue, relative to the largest |eigenvalue|.
 SPECTRAL_TOL = 1e-4
-#: Lanczos steps between two convergence checks, and the cap on steps (matrix-vector products) per operator.
-CHECK_EVERY = 5
+#: Convergence is checked after every step while T_m has fewer than this many rows, then every 1 + m // CHECK_STEPS
+#: steps (the check costs O(m²)); at most MAX_STEPS steps (matrix-vector products) per operator.
+CHECK_STEPS = 50
 MAX_STEPS = 3000
 #: Relative tolerance (to ||T||) of the Cullum-Willoughby multiplicity and spuriousness tests.
 CW_TOL = 1e-10
@@ -81,49 +88,102 @@ def _recurrence(q, q_prev, w, alpha, beta):
     return alpha + c, beta_new
 
 
+@njit(cache=True)
+def _row_dot(indptr, indices, data, q, r):
+    s = 0.0
+    for p in range(indptr[r], indptr[r + 1]):
+        s += data[p] * q[indices[p]]
+    return s
+
+
 @njit(cache=True, parallel=True)
-def _lanczos_step(indptr, indices, data, diag, negate, q, q_prev, w, beta):
-    """One Lanczos step for M = diag − A (negate=False) or M = A (negate=True): returns (α, β') and leaves the
-    next unit vector in ``w``. Parallel over ``BLOCKS`` row blocks; sums combine in block order."""
+def _apply(indptr, indices, data, diag, negate, q, w):
+    """w = M q for M = diag − A (negate=False) or M = A (negate=True); returns α = q·w, summed in block order."""
     n = len(indptr) - 1
     part = np.zeros(BLOCKS)
     for b in prange(BLOCKS):
         acc = 0.0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
-            s = 0.0
-            for p in range(indptr[r], indptr[r + 1]):
-                s += data[p] * q[indices[p]]
+            s = _row_dot(indptr, indices, data, q, r)
             y = s if negate else diag[r] * q[r] - s
             w[r] = y
             acc += q[r] * y
         part[b] = acc
-    return _recurrence(q, q_prev, w, _ordered_sum(part), beta)
+    return _ordered_sum(part)
 
 
 @njit(cache=True, parallel=True)
-def _lanczos_step_squared(indptr, indices, data, colour, q, q_prev, w, t, beta):
-    """One Lanczos step for M = B Bᵀ of a bipartite A = [[0, B], [Bᵀ, 0]] (rows with ``colour`` form B's rows):
-    t = A q on the other side, then w = A t on this side; vectors are zero off this side."""
+def _apply_pair(indptr, indices, data, diag, q, w, ql, wl):
+    """w = A q and wl = (diag − A) ql in one pass over A (each row read once for both); returns both α, with
+    the arithmetic of two ``_apply`` calls."""
     n = len(indptr) - 1
     part = np.zeros(BLOCKS)
+    part_l = np.zeros(BLOCKS)
+    for b in prange(BLOCKS):
+        acc = 0.0
+        acc_l = 0.0
+        for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
+            s = 0.0
+            s_l = 0.0
+            for p in range(indptr[r], indptr[r + 1]):
+                c = indices[p]
+                v = data[p]
+                s += v * q[c]
+                s_l += v * ql[c]
+            w[r] = s
+            acc += q[r] * s
+            y = diag[r] * ql[r] - s_l
+            wl[r] = y
+            acc_l += ql[r] * y
+        part[b] = acc
+        part_l[b] = acc_l
+    return _ordered_sum(part), _ordered_sum(part_l)
+
+
+@njit(cache=True, parallel=True)
+def _apply_squared(indptr, indices, data, colour, q, w, t, diag, ql, wl, pair):
+    """w = B Bᵀ q of a bipartite A = [[0, B], [Bᵀ, 0]] (rows with ``colour`` form B's rows; t = A q on the other
+    side, then w = A t on this side; vectors are zero off this side), and with ``pair`` also wl = (diag − A) ql
+    in the same two passes over A. Returns both α (the second 0 without ``pair``)."""
+    n = len(indptr) - 1
     for b in prange(BLOCKS):
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             if not colour[r]:
                 s = 0.0
+                s_l = 0.0
                 for p in range(indptr[r], indptr[r + 1]):
-                    s += data[p] * q[indices[p]]
+                    c = indices[p]
+                    v = data[p]
+                    s += v * q[c]
+                    if pair:
+                        s_l += v * ql[c]
                 t[r] = s
+                if pair:
+                    wl[r] = diag[r] * ql[r] - s_l
+    part = np.zeros(BLOCKS)
+    part_l = np.zeros(BLOCKS)
     for b in prange(BLOCKS):
         acc = 0.0
+        acc_l = 0.0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             y = 0.0
             if colour[r]:
+                s_l = 0.0
                 for p in range(indptr[r], indptr[r + 1]):
-                    y += data[p] * t[indices[p]]
+                    c = indices[p]
+                    v = data[p]
+                    y += v * t[c]
+                    if pair:
+                        s_l += v * ql[c]
+                if pair:
+                    wl[r] = diag[r] * ql[r] - s_l
             w[r] = y
             acc += q[r] * y
+            if pair:
+                acc_l += ql[r] * wl[r]
         part[b] = acc
-    return _recurrence(q, q_prev, w, _ordered_sum(part), beta)
+        part_l[b] = acc_l
+    return _ordered_sum(part), _ordered_sum(part_l)
 
 
 def _good_ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,72 +219,115 @@ def _good_ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndar
     return vals[keep], resid[keep]
 
 
+class _Run:
+    """One Lanczos recurrence: its operator (A, L = D − A, or B Bᵀ when ``colour`` is given), vectors, the
+    tridiagonal T_m (alphas, betas) and the stopping rule of the module docstring."""
+
+    def __init__(self, indptr, indices, data, seed: int, laplacian: bool, top: int, bottom: int, what: str,
+                 colour: np.ndarray | None, diag: np.ndarray):
+        n = len(indptr) - 1
+        self.laplacian, self.top, self.bottom, self.what, self.colour = laplacian, top, bottom, what, colour
+        self.size = n if colour is None else int(colour.sum())  # dimension of the operator's space
+        # a rigorous lower bound of the largest eigenvalue (max diagonal of L; max ||row|| of A >= 0, whose λ1
+        # dominates that of every star; its square for B Bᵀ): iterations go on until the top Ritz value reaches it
+        norms = diag if laplacian else np.sqrt(row_sums(indptr, data, True))
+        self.floor = (float(norms.max()) if len(norms) else 0.0) ** (2 if colour is not None else 1)
+        # both signs (no eigenvector is nearly orthogonal to it by construction), plus weight on the node that
+        # sets the lower bound, so that an eigenvector localised there (a hub) is in the Krylov space from the start
+        q = np.random.default_rng(seed).standard_normal(n)
+        if len(norms):
+            q[int(np.argmax(norms))] += np.sqrt(n)
+        del norms
+        if colour is not None:
+            q[~colour] = 0.0
+            self.t = np.zeros(n)
+        self.q = q / np.linalg.norm(q)
+        self.q_prev, self.w = np.zeros(n), np.empty(n)
+        self.alphas: list[float] = []
+        self.betas: list[float] = []
+        self.beta = 0.0
+        self.done = False
+        self.good = self.res = np.zeros(0)
+        self.t0 = time.perf_counter()
+
+    def advance(self, alpha: float) -> None:
+        """Finish the step whose product is in ``w`` (α = q·w), and check convergence when due."""
+        alpha, self.beta = _recurrence(self.q, self.q_prev, self.w, alpha, self.beta)
+        self.alphas.append(alpha)
+        self.betas.append(self.beta)
+        self.q_prev, self.q, self.w = self.q, self.w, self.q_prev
+        m = len(self.alphas)
+        breakdown = self.beta <= 1e-14 * max(abs(alpha), 1.0)
+        last = breakdown or m >= min(self.size, MAX_STEPS)
+        if m % (1 + m // CHECK_STEPS) and not last:
+            return
+        self.good, self.res = good, res = _good_ritz(np.asarray(self.alphas), np.asarray(self.betas))
+        err, scale, floor = res, (float(np.abs(good).max()) if good.size else 0.0), self.floor
+        if self.colour is not None:  # eigenvalues s² of B Bᵀ: the tolerance applies to the singular values s
+            err = np.sqrt(np.maximum(good, 0.0)) - np.sqrt(np.maximum(good - res, 0.0))
+            scale, floor = np.sqrt(scale), np.sqrt(floor)
+        found_top = good.size > 0 and good[-1] >= (floor - SPECTRAL_TOL * max(scale, floor)) ** (
+            2 if self.colour is not None else 1)
+        need = np.concatenate([err[::-1][:self.top + (1 if self.top < 3 else 0)], err[:self.bottom]])
+        converged = good.size >= self.top + self.bottom and found_top and bool(np.all(need <= SPECTRAL_TOL * scale))
+        self.done = last or converged
+        if self.done:
+            self.seconds = time.perf_counter() - self.t0
+        if m % 100 == 0:
+            log.info("spectral %s: %d Lanczos steps, %.1f s, error bound %.2e of %.4g", self.what, m,
+                     time.perf_counter() - self.t0, float(need.max(initial=0)), scale)
+        if m >= MAX_STEPS and not (converged or breakdown):
+            log.warning("spectral %s: not converged to %.0e after %d steps (largest bound %.2e); values reported "
+                        "as reached", self.what, SPECTRAL_TOL, MAX_STEPS, float(need.max(initial=0)))
+
+    def values(self) -> tuple[np.ndarray, np.ndarray]:
+        up, down = np.full(self.top, np.nan), np.full(self.bottom, np.nan)
+        good = self.good
+        k_up = min(self.top, good.size)
+        up[:k_up] = good[::-1][:k_up]
+        k_down = min(self.bottom, good.size - k_up)  # no value twice when fewer than top + bottom exist
+        down[:k_down] = good[:k_down]
+        return up, down
+
+
+def _run_all(indptr, indices, data, runs: list[_Run], diag: np.ndarray) -> None:
+    """Advance the runs until each has stopped; while an adjacency run and a Laplacian run are both going, one
+    pass over A serves both (same arithmetic as separate passes, so the values do not depend on the pairing)."""
+    ip, ix = unsigned(indptr, indices)
+    while True:
+        live = [r for r in runs if not r.done]
+        if not live:
+            break
+        lap = next((r for r in live if r.laplacian), None)
+        adj = next((r for r in live if not r.laplacian), None)
+        if adj is not None and adj.colour is not None:
+            ql, wl = (lap.q, lap.w) if lap is not None else (adj.q, adj.w)
+            alpha, alpha_l = _apply_squared(ip, ix, data, adj.colour, adj.q, adj.w, adj.t, diag, ql, wl,
+                                            lap is not None)
+        elif adj is not None and lap is not None:
+            alpha, alpha_l = _apply_pair(ip, ix, data, diag, adj.q, adj.w, lap.q, lap.w)
+        else:
+            one = adj if adj is not None else lap
+            alpha = alpha_l = _apply(ip, ix, data, diag, one is adj, one.q, one.w)
+        if adj is not None:
+            adj.advance(alpha)
+        if lap is not None:
+            lap.advance(alpha_l)
+    for r in runs:
+        log.log(logging.INFO if len(indices) >= 2_000_000 else logging.DEBUG,
+                "spectral %s: %d Lanczos steps in %.2f s", r.what, len(r.alphas), r.seconds)
+
+
 def lanczos_extremes(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, seed: int, laplacian: bool,
                      top: int, bottom: int, what: str = "A",
                      colour: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(``top`` largest eigenvalues descending, ``bottom`` smallest ascending) of A, or of L = D − A when
     ``laplacian``, or of B Bᵀ when ``colour`` (bool per node, a proper 2-colouring of a bipartite A) is given,
     on a canonical symmetric CSR; NaN where fewer exist. Stops as documented in the module."""
-    n = len(indptr) - 1
-    up, down = np.full(top, np.nan), np.full(bottom, np.nan)
-    diag = np.zeros(1)
-    if laplacian:
-        diag = row_sums(indptr, data)
-    ip, ix = unsigned(indptr, indices)
-    # a rigorous lower bound of the largest eigenvalue (max diagonal of L; max ||row|| of A >= 0, whose λ1
-    # dominates that of every star; its square for B Bᵀ): iterations go on until the top Ritz value reaches it
-    norms = np.sqrt(row_sums(indptr, data, True)) if not laplacian else diag
-    floor = float(norms.max()) if len(norms) else 0.0
-    floor = floor ** 2 if colour is not None else floor
-    # both signs (no eigenvector is nearly orthogonal to it by construction), plus weight on the node that sets
-    # the lower bound, so that an eigenvector localised there (a hub) is in the Krylov space from the start
-    q = np.random.default_rng(seed).standard_normal(n)
-    if len(norms):
-        q[int(np.argmax(norms))] += np.sqrt(n)
-    if colour is not None:
-        q[~colour] = 0.0
-        t = np.zeros(n)
-    q /= np.linalg.norm(q)
-    q_prev, w = np.zeros(n), np.empty(n)
-    alphas, betas = [], []
-    beta = 0.0
-    t0 = time.perf_counter()
-    good = res = np.zeros(0)
-    for step in range(1, MAX_STEPS + 1):
-        if colour is None:
-            alpha, beta = _lanczos_step(ip, ix, data, diag, not laplacian, q, q_prev, w, beta)
-        else:
-            alpha, beta = _lanczos_step_squared(ip, ix, data, colour, q, q_prev, w, t, beta)
-        alphas.append(alpha)
-        betas.append(beta)
-        q_prev, q, w = q, w, q_prev
-        breakdown = beta <= 1e-14 * max(abs(alpha), 1.0)
-        if step % CHECK_EVERY and not breakdown and step < min(n if colour is None else int(colour.sum()),
-                                                                MAX_STEPS):
-            continue
-        good, res = _good_ritz(np.asarray(alphas), np.asarray(betas))
-        scale = float(np.abs(good).max()) if good.size else 0.0
-        found_top = good.size > 0 and good[-1] >= floor - SPECTRAL_TOL * max(scale, floor)
-        need_up = res[::-1][:top + (1 if top < 3 else 0)]
-        need_down = res[:bottom]
-        done = breakdown or step >= (n if colour is None else int(colour.sum())) or (
-            good.size >= top + bottom and found_top and bool(np.all(need_up <= SPECTRAL_TOL * scale))
-            and bool(np.all(need_down <= SPECTRAL_TOL * scale)))
-        if step % (20 * CHECK_EVERY) == 0:
-            log.info("spectral %s: %d Lanczos steps, %.1f s, residual bound %.2e of %.4g", what, step,
-                     time.perf_counter() - t0, float(max(need_up.max(initial=0), need_down.max(initial=0))), scale)
-        if done:
-            break
-    else:
-        log.warning("spectral %s: not converged to %.0e after %d steps (largest residual bound %.2e); values "
-                    "reported as reached", what, SPECTRAL_TOL, MAX_STEPS, float(res.max(initial=0)))
-    log.log(logging.INFO if len(indices) >= 2_000_000 else logging.DEBUG, "spectral %s: %d Lanczos steps in %.2f s",
-            what, len(alphas), time.perf_counter() - t0)
-    k_up = min(top, good.size)
-    up[:k_up] = good[::-1][:k_up]
-    k_down = min(bottom, good.size - k_up)  # no value twice when fewer than top + bottom exist
-    down[:k_down] = good[:k_down]
-    return up, down
+    diag = row_sums(indptr, data) if laplacian else np.zeros(1)
+    run = _Run(indptr, indices, data, seed, laplacian, top, bottom, what, colour, diag)
+    _run_all(indptr, indices, data, [run], diag)
+    return run.values()
 
 
 def _dense(indptr, indices, data, n) -> tuple[np.ndarray, np.ndarray]:
@@ -258,19 +361,26 @@ def spectral_metrics(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, 
         out["spectral_gap_paper"] = float(mags[0] - mags[2]) if n >= 3 else nan
         out["spectral_radius"] = float(lap[-1])
         return out
+    runs, diag = [], (row_sums(indptr, data) if with_radius else np.zeros(1))
     if with_gaps and colour is not None:
         if 2 * int(colour.sum()) < n:  # the larger side: B Bᵀ then holds the zero eigenvalues of A, if any
             colour = ~colour
-        sq, _ = lanczos_extremes(indptr, indices, data, seed, False, 3, 0, "B Bᵀ", colour=colour)
+        runs.append(_Run(indptr, indices, data, seed, False, 3, 0, "B Bᵀ", colour, diag))
+    elif with_gaps:
+        runs.append(_Run(indptr, indices, data, seed, False, 3, 3, "A", None, diag))
+    if with_radius:
+        runs.append(_Run(indptr, indices, data, seed, True, 1, 0, "L", None, diag))
+    _run_all(indptr, indices, data, runs, diag)
+    if with_gaps and colour is not None:
+        sq, _ = runs[0].values()
         sv = np.sqrt(np.maximum(sq, 0.0))
         out["spectral_gap"] = out["spectral_gap_paper"] = float(sv[0] - sv[1])
     elif with_gaps:
-        up, down = lanczos_extremes(indptr, indices, data, seed, False, 3, 3, "A")
+        up, down = runs[0].values()
         cand = np.concatenate([up, down])
         mags = np.sort(np.abs(cand[np.isfinite(cand)]))[::-1]
         out["spectral_gap"] = float(up[0] - up[1])
         out["spectral_gap_paper"] = float(mags[0] - mags[2]) if mags.size >= 3 else nan
     if with_radius:
-        up, _ = lanczos_extremes(indptr, indices, data, seed, True, 1, 0, "L")
-        out["spectral_radius"] = float(up[0])
+        out["spectral_radius"] = float(runs[-1].values()[0][0])
     return out
