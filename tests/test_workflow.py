@@ -31,8 +31,9 @@ def make_workdir(tmp: Path) -> Path:
     return tmp
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*SNAKEMAKE, "--configfile", "config/test.yaml", *args], cwd=workdir, text=True,
+def snakemake(workdir: Path, *args: str, timeout: int = 900, configfile: str = "config/test.yaml") -> (
+        subprocess.CompletedProcess):
+    proc = subprocess.run([*SNAKEMAKE, "--configfile", configfile, *args], cwd=workdir, text=True,
                           capture_output=True, timeout=timeout)
     if proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -97,27 +98,20 @@ def test_seeds_change_masks(study):
     assert any(not torch.equal(a[n], b[n]) for n in a)
 
 
-def test_rerun_gives_identical_table_bytes(study):
-    tables = study / "results" / "test" / "tables"
-    before = {name: (tables / f"{name}.parquet").read_bytes() for name in TABLES}
-    before_csv = {name: (tables / f"{name}.csv").read_bytes() for name in TABLES}
-    for seed_dir in (study / "results" / "test" / "runs").rglob("seed1"):
-        shutil.rmtree(seed_dir)
-    shutil.rmtree(tables)
-    snakemake(study, "--cores", "2")
-    for name in TABLES:
-        assert (tables / f"{name}.parquet").read_bytes() == before[name], name
-        assert (tables / f"{name}.csv").read_bytes() == before_csv[name], name
+TINY = {"study": "tiny", "datasets": ["digits"], "models": ["mlp"], "model_options": {"mlp": {"hidden": [32, 16]}},
+        "pruners": ["erk"], "sparsities": [0.9], "seeds": [0], "training": {"epochs": 1, "threads": 1},
+        "encodings": ["multipartite", "rolled"], "metrics": {"motif_budget_seconds": 0.5}, "analyses": [],
+        "claims": {"enabled": False}, "audit": {"sample": 0}}
 
 
 def _kill_when_started(workdir: Path, stage: str, timeout: float = 600) -> None:
-    """Start the workflow, SIGKILL it (and its jobs) as soon as a ``stage`` job has started."""
+    """Start the tiny study, SIGKILL it (and its jobs) as soon as a ``stage`` job has started."""
     import signal
     import time
 
-    proc = subprocess.Popen([*SNAKEMAKE, "--configfile", "config/test.yaml", "--cores", "1", "--rerun-incomplete"],
+    proc = subprocess.Popen([*SNAKEMAKE, "--configfile", "tiny.yaml", "--cores", "1", "--rerun-incomplete"],
                             cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    logs = workdir / "logs" / "test" / stage
+    logs = workdir / "logs" / "tiny" / stage
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -132,22 +126,30 @@ def _kill_when_started(workdir: Path, stage: str, timeout: float = 600) -> None:
         proc.wait()
 
 
-def test_killed_jobs_resume_to_identical_tables(study, tmp_path):
-    workdir = make_workdir(tmp_path)
-    _kill_when_started(workdir, "train")
-    snakemake(workdir, "--unlock")
-    _kill_when_started(workdir, "metrics")
-    # outputs are renamed into place only when complete: every artifact present after the kills is whole
-    for folder in (workdir / "results" / "test" / "runs").rglob("seed*"):
+def test_killed_jobs_resume_to_identical_tables(tmp_path):
+    """Kill the workflow inside a train job, then inside a metrics job; the rerun finishes with the tables of an
+    uninterrupted run, and every artifact present after a kill is whole (outputs are renamed into place)."""
+    import yaml
+
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    for workdir in (reference, killed):
+        workdir.mkdir()
+        make_workdir(workdir)
+        (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    snakemake(reference, "--cores", "2", configfile="tiny.yaml")
+    _kill_when_started(killed, "train")
+    snakemake(killed, "--unlock", configfile="tiny.yaml")
+    _kill_when_started(killed, "metrics")
+    for folder in (killed / "results" / "tiny" / "runs").rglob("seed*"):
         for pt in folder.glob("*.pt"):
             assert "masks" in torch.load(pt, weights_only=True), pt
         for js in folder.glob("*.json"):
             json.loads(js.read_text())
-    snakemake(workdir, "--unlock")
-    snakemake(workdir, "--cores", "2", "--rerun-incomplete")
-    for name in TABLES:
-        ours = (workdir / "results" / "test" / "tables" / f"{name}.parquet").read_bytes()
-        assert ours == (study / "results" / "test" / "tables" / f"{name}.parquet").read_bytes(), name
+    snakemake(killed, "--unlock", configfile="tiny.yaml")
+    snakemake(killed, "--cores", "2", "--rerun-incomplete", configfile="tiny.yaml")
+    for name in ("runs", "multipartite", "rolled", "rolled_summary"):
+        ours = (killed / "results" / "tiny" / "tables" / f"{name}.parquet").read_bytes()
+        assert ours == (reference / "results" / "tiny" / "tables" / f"{name}.parquet").read_bytes(), name
 
 
 def test_workflow_passes_snakemake_lint(tmp_path):
@@ -260,7 +262,7 @@ def test_verify_says_identical_on_every_stage(study):
         verdict = verify(path)
         assert verdict.stage == stage and verdict.identical, (stage, verdict.difference)
     audit = (study / "results" / "test" / "audit.md").read_text()
-    assert "**5 identical, 0 different**" in audit
+    assert "**5 identical, 0 different**." in audit
 
 
 def test_verify_names_what_differs(study, tmp_path):
@@ -327,3 +329,19 @@ def test_study_without_training(tmp_path):
     assert dry.returncode == 0, dry.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout + dry.stderr, re.M))
     assert counts["prune"] == "45" and counts["metrics"] == "45" and "train" not in counts
+
+
+# ---------------------------------------------------------------------------------------------- last: it deletes
+def test_rerun_gives_identical_table_bytes(study):
+    """Delete one run and the collected tables: rebuilding them gives the same bytes (last of the module: it leaves
+    the study's downstream outputs older than the tables)."""
+    tables = study / "results" / "test" / "tables"
+    before = {name: (tables / f"{name}.parquet").read_bytes() for name in TABLES}
+    before_csv = {name: (tables / f"{name}.csv").read_bytes() for name in TABLES}
+    shutil.rmtree(study / "results" / "test" / "runs" / "digits" / "mlp" / "snip" / "s0.9" / "seed1")
+    for name in TABLES:
+        (tables / f"{name}.parquet").unlink()
+    snakemake(study, "--cores", "2", *[f"results/test/tables/{name}.parquet" for name in TABLES])
+    for name in TABLES:
+        assert (tables / f"{name}.parquet").read_bytes() == before[name], name
+        assert (tables / f"{name}.csv").read_bytes() == before_csv[name], name

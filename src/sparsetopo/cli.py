@@ -206,7 +206,7 @@ def cmd_verify(args) -> int:
         print(json.dumps([v.__dict__ for v in verdicts], indent=2))
     else:
         for v in verdicts:
-            print(f"{v.path} ({v.stage}): " + ("identical" if v.identical else f"DIFFERENT: {v.difference}"))
+            print(f"{v.path} ({v.stage}): {v.result}")
     return 0 if all(v.identical for v in verdicts) else 1
 
 

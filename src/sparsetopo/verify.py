@@ -29,13 +29,20 @@ class VerifyError(RuntimeError):
 
 @dataclass
 class Verdict:
-    """Outcome of re-deriving one artifact."""
+    """Outcome of re-deriving one artifact (``refused``: it could not be re-derived here, ``difference`` says why)."""
 
     path: str
     stage: str
     identical: bool
     difference: str
     seconds: float
+    refused: bool = False
+
+    @property
+    def result(self) -> str:
+        if self.refused:
+            return f"not checked: {self.difference}"
+        return "identical" if self.identical else f"different: {self.difference}"
 
 
 # ------------------------------------------------------------------------------------------------ comparison
@@ -288,19 +295,22 @@ def audit(study_dir: str | Path, sample: int, seed: int = 0, force: bool = False
         try:
             verdicts.append(verify(path, force=force))
         except VerifyError as exc:
-            verdicts.append(Verdict(str(path), (provenance(path) or {}).get("stage", "?"), False, str(exc), 0.0))
+            verdicts.append(Verdict(str(path), (provenance(path) or {}).get("stage", "?"), False, str(exc), 0.0,
+                                    refused=True))
     if out is not None:
         from .io import atomic_path
 
         same = sum(v.identical for v in verdicts)
+        refused = sum(v.refused for v in verdicts)
         lines = [f"# Audit of {Path(study_dir).name}", "",
                  f"{len(verdicts)} artifacts drawn at random (seed {seed}) from the {len(pool)} that carry provenance "
                  f"were re-derived from their recorded inputs and configuration with the same stage function, in a "
-                 f"temporary directory, and compared with the files: **{same} identical, {len(verdicts) - same} "
-                 f"different**.", "", "| artifact | stage | result | seconds |", "|---|---|---|---|"]
-        lines += [f"| `{Path(v.path).relative_to(study_dir)}` | {v.stage} | "
-                  f"{'identical' if v.identical else 'different: ' + v.difference.replace('|', '/')} | {v.seconds:.1f} |"
-                  for v in verdicts]
+                 f"temporary directory, and compared with the files: **{same} identical, "
+                 f"{len(verdicts) - same - refused} different**" + (f", {refused} not checked (changed code or inputs: "
+                                                                     f"the study is stale, rerun it)" if refused else "")
+                 + ".", "", "| artifact | stage | result | seconds |", "|---|---|---|---|"]
+        lines += [f"| `{Path(v.path).relative_to(study_dir)}` | {v.stage} | {v.result.replace('|', '/')} | "
+                  f"{v.seconds:.1f} |" for v in verdicts]
         lines += ["", "Re-derive any artifact yourself: `sparsetopo verify PATH`; inspect it: `sparsetopo inspect PATH`."]
         with atomic_path(out) as tmp:
             Path(tmp).write_text("\n".join(lines) + "\n")
