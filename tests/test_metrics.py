@@ -404,3 +404,14 @@ def test_results_do_not_depend_on_threads_and_each_step_is_logged(caplog, monkey
     messages = " | ".join(r.getMessage() for r in caplog.records)
     for step in ("built sym", "one_hop, two_hop in", "k_core in", "spectral_radius in", "s so far"):
         assert step in messages, step
+
+
+def test_row_sort_kernel_sorts_short_and_long_runs_and_moves_values_along():
+    rng = np.random.default_rng(0)
+    for m in (1, 5, 23, 24, 25, 100, 1000):  # insertion sort below 24 entries, heap sort from 24
+        idx = rng.integers(0, 50, m + 10).astype(np.int64)
+        val = idx * 10.0 + 0.5
+        before = idx.copy()
+        kernels._sort_pairs(idx, val, 5, 5 + m)
+        assert np.array_equal(idx[5:5 + m], np.sort(before[5:5 + m])) and np.array_equal(val, idx * 10.0 + 0.5)
+        assert np.array_equal(idx[:5], before[:5]) and np.array_equal(idx[5 + m:], before[5 + m:])

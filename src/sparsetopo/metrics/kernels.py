@@ -143,38 +143,29 @@ def _sort_pairs(idx, val, lo, hi):
             val[j + 1] = v
         return
     for start in range(m // 2 - 1, -1, -1):  # heap sort (in place, O(m log m))
-        root = start
-        while True:
-            child = 2 * root + 1
-            if child >= m:
-                break
-            if child + 1 < m and idx[lo + child] < idx[lo + child + 1]:
-                child += 1
-            if idx[lo + root] < idx[lo + child]:
-                a, b = lo + root, lo + child
-                idx[a], idx[b] = idx[b], idx[a]
-                val[a], val[b] = val[b], val[a]
-                root = child
-            else:
-                break
+        _sift_down(idx, val, lo, start, m)
     for end in range(m - 1, 0, -1):
         a, b = lo, lo + end
         idx[a], idx[b] = idx[b], idx[a]
         val[a], val[b] = val[b], val[a]
-        root = 0
-        while True:
-            child = 2 * root + 1
-            if child >= end:
-                break
-            if child + 1 < end and idx[lo + child] < idx[lo + child + 1]:
-                child += 1
-            if idx[lo + root] < idx[lo + child]:
-                a, b = lo + root, lo + child
-                idx[a], idx[b] = idx[b], idx[a]
-                val[a], val[b] = val[b], val[a]
-                root = child
-            else:
-                break
+        _sift_down(idx, val, lo, 0, end)
+
+
+@njit(cache=True)
+def _sift_down(idx, val, lo, root, end):
+    """Restore the max-heap of idx[lo:lo+end] below ``root`` (val moves along)."""
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and idx[lo + child] < idx[lo + child + 1]:
+            child += 1
+        if idx[lo + root] >= idx[lo + child]:
+            return
+        a, b = lo + root, lo + child
+        idx[a], idx[b] = idx[b], idx[a]
+        val[a], val[b] = val[b], val[a]
+        root = child
 
 
 @njit(cache=True, parallel=True)

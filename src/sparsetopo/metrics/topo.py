@@ -1,4 +1,4 @@
-"""The topometrics (``specs``: docs/metrics): their registrations, ``topometrics`` (end to end, on the
+"""The topometrics (definitions: docs/metrics.md): their registrations, ``topometrics`` (end to end, on the
 multipartite encoding), ``layer_metrics`` (one bipartite layer graph) and graph-file dispatch.
 
 Conventions:
@@ -100,7 +100,7 @@ def _spectral(ctx: MetricContext) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------------------- registrations
-# Order = column order of the tables. Released columns: mge-paper-reference §2.2 (unrolled.csv) and §6.2 (BGE).
+# Order = column order of the tables. Released column names: docs/metrics.md#released-column-names.
 _SYM = ("sym",)
 _PARTS = ("sym", "part_id", "part_pairs")
 register_metric("nodes", _size, scope="both", family="size", released="nodes", released_bge_old="nodes",
