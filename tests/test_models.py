@@ -8,14 +8,14 @@ from sparsetopo.data import DATASETS, dataset_info
 from sparsetopo.models import MODELS, build_model, prunable_layers
 
 SHAPES = {"mnist5k": (1, 28, 28), "digits": (1, 8, 8), "cifar10": (3, 32, 32), "cifar100": (3, 32, 32),
-          "tinyimagenet": (3, 32, 32)}
+          "tinyimagenet": (3, 32, 32), "imagenet": (3, 224, 224)}
 
 
 @pytest.mark.parametrize("dataset", DATASETS.names())
 def test_dataset_info_shapes(dataset):
     info = dataset_info(dataset)
     assert info.input_shape == SHAPES[dataset]
-    assert info.num_classes == {"cifar100": 100, "tinyimagenet": 200}.get(dataset, 10)
+    assert info.num_classes == {"cifar100": 100, "tinyimagenet": 200, "imagenet": 1000}.get(dataset, 10)
 
 
 @pytest.mark.parametrize("model", MODELS.names())

@@ -112,6 +112,14 @@ def collect_tables(train_jsons: Iterable[str | Path], metric_files: Mapping[str,
     return tables
 
 
+def _role(path: str) -> str:
+    """An input's role in the provenance: its path from the study's ``runs`` folder on (the same wherever the
+    results tree lies, so that a re-derivation elsewhere records the same roles)."""
+    parts = Path(path).parts
+    runs = len(parts) - 1 - parts[::-1].index("runs") if "runs" in parts else len(parts) - 1
+    return "/".join(parts[runs:])
+
+
 def collect_study(train_jsons: Iterable[str | Path], metric_files: Mapping[str, Iterable[str | Path]],
                   num_classes: Mapping[str, int], out_dir: str | Path, names: Iterable[str]) -> dict[str, Any]:
     """Collect the runs (:func:`collect_tables`) and write the tables ``names`` as ``out_dir/<name>.parquet``
@@ -125,7 +133,7 @@ def collect_study(train_jsons: Iterable[str | Path], metric_files: Mapping[str, 
     train_jsons = [str(p) for p in train_jsons]
     metric_files = {name: [str(p) for p in paths] for name, paths in metric_files.items()}
     tables = collect_tables(train_jsons, metric_files, num_classes)
-    inputs = {p: p for p in train_jsons + [p for paths in metric_files.values() for p in paths]}
+    inputs = {_role(p): p for p in train_jsons + [p for paths in metric_files.values() for p in paths]}
     prov = record("collect", {"num_classes": dict(num_classes), "tables": list(names)}, inputs=inputs,
                   where=out_dir)
     for name in names:
