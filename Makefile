@@ -6,6 +6,8 @@ PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 VENV      ?= .venv
 BIN       := $(VENV)/bin
 CORES     ?= $(shell nproc 2>/dev/null || echo 2)
+# test files run side by side (pytest-xdist): the end-to-end files mostly wait on job start-up, not on the cores
+TEST_WORKERS ?= $(CORES)
 STAMP     := $(VENV)/.installed
 CONFIG    ?= config/config.yaml
 # the study named in CONFIG (outputs in results/<study>/); STUDY=name overrides it
@@ -39,9 +41,9 @@ run: $(STAMP)
 report: $(STAMP)
 	$(REPORT)
 
-## test: the test suite (unit tests, workflow end to end)
+## test: the test suite (unit tests, workflow end to end), one test file per worker, TEST_WORKERS at once
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## lock: regenerate requirements.lock and requirements-test.lock: a fresh temporary venv, the newest versions pyproject.toml allows, pip freeze
 lock:

@@ -136,12 +136,12 @@ def _make_dry_run(*args: str) -> str:
 def test_make_installs_from_the_lock(tmp_path):
     """A first `make test` (no venv yet) creates it, installs the exact versions of the lock files, then the project
     without resolving anything else."""
-    out = _make_dry_run(f"VENV={tmp_path / 'venv'}", "test")
+    out = _make_dry_run(f"VENV={tmp_path / 'venv'}", "TEST_WORKERS=2", "test")
     lines = [line for line in out.splitlines() if "pip install" in line]
     assert len(lines) == 2, out
     assert lines[0].endswith(f"-r {TEST_LOCK.name}") and "-e ." not in lines[0]
     assert lines[1].endswith("--no-deps -e .")
-    assert "venv" in out and out.rstrip().splitlines()[-1].endswith("-m pytest")
+    assert "venv" in out and out.rstrip().splitlines()[-1].endswith("-m pytest -n 2 --dist loadfile")
 
 
 def test_make_targets_exist_and_are_documented():

@@ -415,14 +415,11 @@ def test_figures_write_png_and_pdf_with_stable_bytes(tmp_path):
 
 # --------------------------------------------------------------------------------- the workflow on a tiny study
 
-ROOT = Path(__file__).resolve().parents[1]
+from workflow_helpers import make_workdir  # noqa: E402
 
 
 def _workdir(tmp: Path, config: dict) -> Path:
-    for name in ("Snakefile", "workflow", "config", "profiles", "slurm"):
-        if (ROOT / name).exists():
-            os.symlink(ROOT / name, tmp / name)
-    (tmp / "study.yaml").write_text(json.dumps(config))
+    (make_workdir(tmp) / "study.yaml").write_text(json.dumps(config))
     return tmp
 
 
@@ -491,17 +488,29 @@ def test_workflow_reference_from_a_local_copy(tmp_path, paper_data):
     assert ("Every file matches" in html) == paper_data.topo_real  # the fixtures are not the pinned files
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("nnstd_config, message", [
+WRONG_NNSTD = [
     ({"enabled": True, "runs": True}, "config key 'nnstd.runs': true compares the final masks of different seeds"),
     ({"enabled": True, "reference_topologies": "/nonexistent/topo"},
      "config key 'nnstd.reference_topologies': folder '/nonexistent/topo' does not exist"),
     ({"enabled": True, "reference_epochs": [0, 7]},
-     r"config key 'nnstd.reference_epochs': epochs \[7\] are not among the reference snapshots"),
-])
-def test_workflow_refuses_wrong_nnstd_keys_before_any_job(tmp_path, nnstd_config, message):
+     r"config key 'nnstd.reference_epochs': epochs \[7\] are not among the reference snapshots \[0, "),
+]
+
+
+@pytest.mark.parametrize("nnstd_config, message", WRONG_NNSTD)
+def test_validation_names_wrong_nnstd_keys(schema_path, nnstd_config, message):
+    from sparsetopo.config import ConfigError, validate_config
+
+    with pytest.raises(ConfigError, match=message):
+        validate_config({**TINY, "seeds": [0], "nnstd": nnstd_config}, schema_path)
+    validate_config({**TINY, "nnstd": {"enabled": True, "runs": True, "reference_epochs": [0]}}, schema_path)
+
+
+@pytest.mark.slow
+def test_workflow_refuses_wrong_nnstd_keys_before_any_job(tmp_path):
     import re
 
+    nnstd_config, message = WRONG_NNSTD[2]
     workdir = _workdir(tmp_path, {**TINY, "seeds": [0], "nnstd": nnstd_config})
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", "study.yaml"], cwd=workdir,
                           text=True, capture_output=True, timeout=600)

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,27 +16,10 @@ import polars as pl
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+from workflow_helpers import ROOT, SNAKEMAKE, make_workdir, snakemake
+
 TABLES = ["runs", "multipartite", "rolled", "rolled_summary", "rolled_channel", "rolled_channel_summary",
           "ramanujan", "ramanujan_summary"]
-
-
-def make_workdir(tmp: Path) -> Path:
-    """A fresh working directory that sees the repository's workflow (as a clone would)."""
-    for name in ("Snakefile", "workflow", "config", "profiles", "slurm"):
-        if (ROOT / name).exists() or (ROOT / name).is_symlink():
-            os.symlink(ROOT / name, tmp / name)
-    return tmp
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 900, configfile: str = "config/test.yaml") -> (
-        subprocess.CompletedProcess):
-    proc = subprocess.run([*SNAKEMAKE, "--configfile", configfile, *args], cwd=workdir, text=True,
-                          capture_output=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -96,66 +78,6 @@ def test_seeds_change_masks(study):
     a = torch.load(runs / "seed0" / "prune.pt", weights_only=True)["masks"]
     b = torch.load(runs / "seed1" / "prune.pt", weights_only=True)["masks"]
     assert any(not torch.equal(a[n], b[n]) for n in a)
-
-
-TINY = {"study": "tiny", "datasets": ["digits"], "models": ["mlp"], "model_options": {"mlp": {"hidden": [32, 16]}},
-        "pruners": ["erk"], "sparsities": [0.9], "seeds": [0], "training": {"epochs": 1, "threads": 1},
-        "encodings": ["multipartite", "rolled"], "metrics": {"motif_budget_seconds": 0.5}, "analyses": [],
-        "claims": {"enabled": False}, "audit": {"sample": 0}}
-
-
-def _kill_when_started(workdir: Path, stage: str, timeout: float = 600) -> None:
-    """Start the tiny study, SIGKILL it (and its jobs) as soon as a ``stage`` job has started."""
-    import signal
-    import time
-
-    proc = subprocess.Popen([*SNAKEMAKE, "--configfile", "tiny.yaml", "--cores", "1", "--rerun-incomplete"],
-                            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    logs = workdir / "logs" / "tiny" / stage
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            started = [p for p in logs.rglob("*.log") if p.stat().st_size > 0] if logs.exists() else []
-            if started:
-                time.sleep(0.3)  # inside the job
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, f"the workflow ended before a {stage} job could be interrupted"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def test_killed_jobs_resume_to_identical_tables(tmp_path):
-    """Kill the workflow inside a train job, then inside a metrics job; the rerun finishes with the tables of an
-    uninterrupted run, and every artifact present after a kill is whole (outputs are renamed into place)."""
-    import yaml
-
-    reference, killed = tmp_path / "reference", tmp_path / "killed"
-    for workdir in (reference, killed):
-        workdir.mkdir()
-        make_workdir(workdir)
-        (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    snakemake(reference, "--cores", "2", configfile="tiny.yaml")
-    _kill_when_started(killed, "train")
-    snakemake(killed, "--unlock", configfile="tiny.yaml")
-    _kill_when_started(killed, "metrics")
-    for folder in (killed / "results" / "tiny" / "runs").rglob("seed*"):
-        for pt in folder.glob("*.pt"):
-            assert "masks" in torch.load(pt, weights_only=True), pt
-        for js in folder.glob("*.json"):
-            json.loads(js.read_text())
-    snakemake(killed, "--unlock", configfile="tiny.yaml")
-    snakemake(killed, "--cores", "2", "--rerun-incomplete", configfile="tiny.yaml")
-    for name in ("runs", "multipartite", "rolled", "rolled_summary"):
-        ours = (killed / "results" / "tiny" / "tables" / f"{name}.parquet").read_bytes()
-        assert ours == (reference / "results" / "tiny" / "tables" / f"{name}.parquet").read_bytes(), name
-
-
-def test_workflow_passes_snakemake_lint(tmp_path):
-    workdir = make_workdir(tmp_path)
-    proc = subprocess.run([*SNAKEMAKE, "--lint"], cwd=workdir, text=True, capture_output=True, timeout=300)
-    assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout[-3000:]
 
 
 # ---------------------------------------------------------------------------------------------- rerun matrix
@@ -300,35 +222,6 @@ def test_verify_names_what_differs(study, tmp_path):
     with pytest.raises(VerifyError, match="sparsetopo.pruning.random_masks"):
         verify(erk)
     assert verify(erk, force=True).identical
-
-
-def test_study_without_training(tmp_path):
-    """training.enabled false: prune, encode and measure the initial networks; no accuracy, no analyses; the
-    ImageNet-size study plans exactly that for its 3 models x 5 pruners x 3 sparsities."""
-    import yaml
-
-    workdir = make_workdir(tmp_path)
-    study = {"study": "untrained", "datasets": ["digits"], "models": ["mlp"], "pruners": ["erk", "synflow"],
-             "sparsities": [0.9], "seeds": [0], "training": {"enabled": False}, "encodings": ["multipartite"],
-             "encoding_options": {"weights": "init"}, "metrics": {"ramanujan": False}, "analyses": [],
-             "claims": {"enabled": False}, "audit": {"sample": 1}}
-    (workdir / "untrained.yaml").write_text(yaml.safe_dump(study))
-    proc = subprocess.run([*SNAKEMAKE, "--configfile", "untrained.yaml", "--cores", "2"], cwd=workdir, text=True,
-                          capture_output=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = workdir / "results" / "untrained"
-    runs = pl.read_parquet(results / "tables" / "runs.parquet")
-    assert runs["pruner"].to_list() == ["erk", "synflow"] and runs["accuracy"].is_nan().all()
-    mge = pl.read_parquet(results / "tables" / "multipartite.parquet")
-    assert mge.height == 2 and (mge["edges"] > 0).all()
-    assert not list((results / "runs").rglob("train.pt"))
-    assert (results / "figures" / "topometrics_vs_sparsity.png").exists()
-    assert "1 identical, 0 different" in (results / "audit.md").read_text()
-    dry = subprocess.run([*SNAKEMAKE, "-n", "--configfile", "config/imagenet-topology.yaml"], cwd=workdir, text=True,
-                         capture_output=True, timeout=600)
-    assert dry.returncode == 0, dry.stderr[-3000:]
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout + dry.stderr, re.M))
-    assert counts["prune"] == "45" and counts["metrics"] == "45" and "train" not in counts
 
 
 # ---------------------------------------------------------------------------------------------- last: it deletes

@@ -97,6 +97,31 @@ def _check_without_training(cfg: Mapping[str, Any]) -> None:
                               f"false; use data-free pruners (e.g. er, erk, uniform, magnitude, synflow)")
 
 
+def _check_nnstd(cfg: dict[str, Any], base_dir: str | Path) -> None:
+    """NNSTD between seeds needs two seeds; the reference figure needs its folder and epochs that it holds."""
+    nnstd = cfg.get("nnstd", {})
+    if not nnstd.get("enabled"):
+        return
+    if nnstd.get("runs") and (cfg.get("source", "runs") != "runs" or len(cfg["seeds"]) < 2):
+        raise ConfigError(f"config key 'nnstd.runs': true compares the final masks of different seeds of the study's "
+                          f"runs, so it needs source: runs and at least two seeds (got source "
+                          f"{cfg.get('source', 'runs')!r}, seeds {cfg['seeds']}); add seeds or set nnstd.runs: false")
+    if not nnstd.get("reference"):
+        return
+    from .nnstd.distance import TopologyError
+    from .nnstd.reference import available_epochs
+
+    local = nnstd.get("reference_topologies")
+    try:
+        available = available_epochs(Path(base_dir) / local if local else None)
+    except TopologyError as exc:
+        raise ConfigError(f"config key 'nnstd.reference_topologies': {exc}") from None
+    missing = sorted(set(int(e) for e in nnstd.get("reference_epochs") or []) - set(available))
+    if missing:
+        raise ConfigError(f"config key 'nnstd.reference_epochs': epochs {missing} are not among the reference "
+                          f"snapshots {available}; choose among them or set it to null (all)")
+
+
 def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir: str | Path = ".") -> dict[str, Any]:
     """Return the config with defaults filled in, or raise one ConfigError naming the key, value and the fix."""
     import jsonschema
@@ -167,4 +192,5 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
                     raise ConfigError(f"config key 'models': conv6 needs inputs of at least 8x8 but {dataset} gives "
                                       f"{info.input_shape[1]}x{info.input_shape[2]}; raise dataset_options."
                                       f"{dataset}.image_size")
+    _check_nnstd(cfg, base_dir)
     return cfg

@@ -2,13 +2,11 @@
 # (downloaded at a pinned commit, or a local copy) and of the project's own SET chain, each with the random-null
 # baseline; and NNSTD between the final masks of different seeds of the study's runs (nnstd.runs).
 # Options: config section `nnstd` (defaults in src/sparsetopo/schemas/config.schema.yaml). Needs RESULTS, LOGS,
-# RUNS_SOURCE, sparse_runs() and run_dir() from common.smk.
+# sparse_runs() and run_dir() from common.smk.
 import json
 
 from sparsetopo.nnstd.chain import chain_options
-from sparsetopo.nnstd.distance import TopologyError
-from sparsetopo.nnstd.loading import reference_epochs, reference_networks
-from sparsetopo.nnstd.reference import manifest_epochs, status_inputs
+from sparsetopo.nnstd.reference import available_epochs, status_inputs
 
 NNSTD = config["nnstd"]
 NNSTD_OUT = f"{RESULTS}/nnstd"
@@ -36,33 +34,10 @@ if NNSTD_RUNS_ON:
     NNSTD_TARGETS += expand(f"{NNSTD_OUT}/runs/{{name}}", name=["pairs.parquet", "pairs.csv", "layers.parquet",
                                                                 "nnstd_runs.png", "nnstd_runs.pdf"])
 
-if NNSTD_RUNS_ON and (not RUNS_SOURCE or len(config["seeds"]) < 2):
-    raise WorkflowError(
-        "invalid configuration: config key 'nnstd.runs': true compares the final masks of different seeds of the "
-        f"study's runs, so it needs source: runs and at least two seeds (got source {config['source']!r}, seeds "
-        f"{config['seeds']}); add seeds or set nnstd.runs: false"
-    )
-
 if NNSTD_REFERENCE_ON:
     # Snapshot epochs of the reference figure: nnstd.reference_epochs, else every epoch of the local copy or of
-    # the pinned release.
-    try:
-        if NNSTD_REFERENCE_LOCAL and not Path(NNSTD_REFERENCE_LOCAL).is_dir():
-            raise TopologyError(
-                f"folder {NNSTD_REFERENCE_LOCAL!r} does not exist; set it to a local copy of the `topo` folder of "
-                "github.com/Shiweiliuiiiiiii/Sparse_Topology_Distance, or to null to download the pinned copy"
-            )
-        _available = (reference_epochs(reference_networks(NNSTD_REFERENCE_LOCAL)[0]) if NNSTD_REFERENCE_LOCAL
-                      else manifest_epochs())
-    except TopologyError as exc:
-        raise WorkflowError(f"invalid configuration: config key 'nnstd.reference_topologies': {exc}") from None
-    NNSTD_REFERENCE_EPOCHS = [int(e) for e in NNSTD["reference_epochs"] or _available]
-    if set(NNSTD_REFERENCE_EPOCHS) - set(_available):
-        raise WorkflowError(
-            f"invalid configuration: config key 'nnstd.reference_epochs': epochs "
-            f"{sorted(set(NNSTD_REFERENCE_EPOCHS) - set(_available))} are not among the reference snapshots "
-            f"{_available}; choose among them or set it to null (all)"
-        )
+    # the pinned release (the configuration was validated: the folder exists and holds the chosen epochs).
+    NNSTD_REFERENCE_EPOCHS = [int(e) for e in NNSTD["reference_epochs"] or available_epochs(NNSTD_REFERENCE_LOCAL)]
 
     # Token of the download attempt (a param of the fetch, so Snakemake's params trigger decides reruns): after an
     # offline attempt it changes on every run, so the download is retried; once the copy is complete it stays the

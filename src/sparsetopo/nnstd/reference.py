@@ -32,6 +32,20 @@ def manifest_epochs(info: dict[str, Any] | None = None) -> list[int]:
     return sorted({int(m.group(1)) for rel in info["files"] if (m := _EPOCH_DIR.search("/" + rel))})
 
 
+def available_epochs(local: str | os.PathLike | None) -> list[int]:
+    """Snapshot epochs of the reference topologies: of the local copy ``local`` (its first network), or of the
+    pinned release when ``local`` is None. Raises TopologyError when the local folder is absent."""
+    from .loading import reference_epochs, reference_networks
+
+    if local is None:
+        return manifest_epochs()
+    if not Path(local).is_dir():
+        raise TopologyError(f"folder {str(local)!r} does not exist; set it to a local copy of the `topo` folder of "
+                            "github.com/Shiweiliuiiiiiii/Sparse_Topology_Distance, or to null to download the pinned "
+                            "copy")
+    return reference_epochs(reference_networks(local)[0])
+
+
 def reference_files(epochs: Sequence[int] | None = None, info: dict[str, Any] | None = None) -> list[str]:
     """Files of the release needed for ``epochs`` (all when None): every network's layer files of those epochs and
     its ``testacc.txt``; an epoch that the release does not have raises :class:`TopologyError`."""
