@@ -63,3 +63,26 @@ def test_every_pruner_runs_through_the_stages(pruner, digits, tmp_path):
     if not dynamic:  # every kept weight trained away from zero
         assert nonzero == sum(int(m.sum()) for m in final.values())
     assert pl.read_parquet(outputs["rolled"]).height == 3
+
+
+def test_layer_metrics_follow_the_configured_motif_settings(tmp_path):
+    """metrics.motifs4 reaches the bipartite layer graphs: exact counts (no standard error) or the estimate (within
+    a few standard errors of the exact count)."""
+    from sparsetopo.graph import Graph, save_graphs
+
+    rng = np.random.default_rng(0)
+    n = 60
+    src, dst = np.nonzero(rng.random((n, n)) < 0.3)
+    layer = Graph(src=src, dst=dst + n, weight=np.ones(len(src)), part_offsets=[0, n, 2 * n],
+                  part_names=["in", "out"], part_shapes=[(n,), (n,)], meta={"density": 0.3, "params": n * n})
+    run = Run("digits", "mlp", "erk", 0.7, 0)
+    save_graphs(tmp_path / "rolled.npz", [layer], "rolled", run.keys())
+    found = {}
+    for mode in ("exact", "estimate"):
+        cfg = {"metrics": {"seed": 0, "motifs4": mode, "motif_budget_seconds": 1.0}}
+        measure_run(cfg, run, {"rolled": tmp_path / "rolled.npz"}, {"rolled": str(tmp_path / f"{mode}.parquet")})
+        found[mode] = pl.read_parquet(tmp_path / f"{mode}.parquet").row(0, named=True)
+    exact, estimate = found["exact"], found["estimate"]
+    assert exact["motifs4_stderr"] == 0 and estimate["motifs4_stderr"] > 0
+    assert estimate["motifs4"] != exact["motifs4"]
+    assert abs(estimate["motifs4"] - exact["motifs4"]) < 4 * estimate["motifs4_stderr"]
