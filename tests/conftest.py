@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import pytest
 import torch
 
@@ -30,7 +31,10 @@ FIXTURES = ROOT / "tests" / "fixtures" / "paper-data"
 GRAPH_DATA = Path("mge-snn") / "graph_data"
 TOPO = Path("nnstd-topologies") / "topo"
 
+# test files run side by side on shared cores: one thread each (numba's parallel loops stall when a thread waits for
+# a core; tests of thread-count independence set their own counts)
 torch.set_num_threads(1)
+numba.set_num_threads(1)
 
 #: numbers of the full releases (checked only on the real files) ...
 REAL_FACTS: dict[str, Any] = {

@@ -86,3 +86,25 @@ def test_layer_metrics_follow_the_configured_motif_settings(tmp_path):
     assert exact["motifs4_stderr"] == 0 and estimate["motifs4_stderr"] > 0
     assert estimate["motifs4"] != exact["motifs4"]
     assert abs(estimate["motifs4"] - exact["motifs4"]) < 4 * estimate["motifs4_stderr"]
+
+
+def test_set_threads_fixes_torch_and_numba_threads(monkeypatch):
+    """A job's threads bound torch and the compiled metric kernels alike (more numba threads than the job's cores
+    stall its parallel loops on a shared machine)."""
+    import os
+
+    import numba
+
+    from sparsetopo.stages.common import set_threads
+
+    monkeypatch.setenv("NUMBA_NUM_THREADS", os.environ.get("NUMBA_NUM_THREADS", "2"))
+    before = (torch.get_num_threads(), numba.get_num_threads())
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        torch.set_num_threads(2)
+        set_threads(1)
+        assert (torch.get_num_threads(), numba.get_num_threads()) == (1, 1)
+        assert os.environ["NUMBA_NUM_THREADS"] == "1"  # for a process that starts numba later
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])

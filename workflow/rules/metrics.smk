@@ -23,7 +23,7 @@ rule metrics:
         f"{LOGS}/metrics/{RUN}.log",
     benchmark:
         f"{LOGS}/benchmarks/metrics/{RUN}.tsv"
-    threads: 1
+    threads: config["training"]["threads"]  # torch and the metric kernels use training.threads
     resources:
         mem_mb=graph_mem_mb,
     conda:

@@ -10,11 +10,20 @@ from .run import Run
 
 
 def set_threads(threads: int | None) -> None:
-    """Fix the number of CPU threads (determinism and fair sharing of cores between jobs)."""
+    """Fix the number of CPU threads of torch and of the compiled metric kernels (numba) to the job's threads:
+    fair sharing of the cores between jobs (numba's parallel loops wait for every thread at each loop, so a
+    thread more than the job's cores stalls them). Results do not depend on either (tested)."""
+    import sys
+
     import torch
 
     if threads:
         torch.set_num_threads(int(threads))
+        os.environ["NUMBA_NUM_THREADS"] = str(int(threads))  # read when numba starts its threads
+        if "numba" in sys.modules:
+            import numba
+
+            numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
 
 
 def dataset_info_for(cfg: Mapping[str, Any], dataset: str):
