@@ -355,3 +355,23 @@ def test_synflow_layer_counts_match_released_paper_data(shared_dir):
             assert kept <= 15 and expected <= 15, name
         else:
             assert abs(kept - expected) <= 0.2 * expected, (name, kept, expected)
+
+
+def test_global_topk_selects_what_a_stable_descending_sort_selects():
+    """The selection (no sort) keeps the first ``keep`` entries of a stable descending sort: the largest scores,
+    ties at the threshold in position order; NaN scores are never kept before finite ones."""
+    from sparsetopo.pruning.core import global_topk
+
+    gen = torch.Generator().manual_seed(0)
+    for trial in range(200):
+        sizes = torch.randint(1, 40, (3,), generator=gen).tolist()
+        scores = {f"l{i}": torch.randint(0, 4, (s,), generator=gen).float() for i, s in enumerate(sizes)}
+        if trial % 4 == 0:
+            scores["l0"][0] = float("nan")
+        flat = torch.nan_to_num(torch.cat(list(scores.values())).double(), nan=-float("inf"))
+        order = torch.argsort(flat, descending=True, stable=True)
+        for keep in {0, 1, flat.numel() // 2, flat.numel() - 1, flat.numel()}:
+            expected = torch.zeros(flat.numel(), dtype=torch.bool)
+            expected[order[:keep]] = True
+            got = torch.cat([m.reshape(-1) for m in global_topk(scores, keep).values()])
+            assert torch.equal(got, expected), (trial, keep)
