@@ -5,6 +5,7 @@ learners never see the held-out rows, and everything is deterministic for a seed
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import polars as pl
@@ -222,6 +223,9 @@ def test_decision_rules(rule, low, high, verdict):
     margin = 0.01 if rule != "equivalence" else 0.02
     assert claims.decide(rule, low, high, margin, groups=7, min_groups=5)[0] == verdict
     assert claims.decide(rule, low, high, margin, groups=3, min_groups=5)[0] == "inconclusive"
+    # too few clusters is the reason given, also when they leave no interval at all (one seed, one pruner)
+    assert claims.decide(rule, math.nan, math.nan, margin, groups=1, min_groups=5) == (
+        "inconclusive", "only 1 cluster(s); at least 5 are needed for an interval")
 
 
 def test_combining_primary_rows():

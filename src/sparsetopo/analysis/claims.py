@@ -93,10 +93,10 @@ def rule_text(rule: str, margin: float, min_groups: int) -> str:
 
 def decide(rule: str, low: float, high: float, margin: float, groups: int, min_groups: int) -> tuple[str, str]:
     """(verdict, reason) of an interval under ``rule`` (see the module docstring)."""
-    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
-        return INCONCLUSIVE, "no interval could be computed"
     if groups < min_groups:
         return INCONCLUSIVE, f"only {groups} cluster(s); at least {min_groups} are needed for an interval"
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return INCONCLUSIVE, "no interval could be computed (the resamples give no finite bounds)"
     if rule == "superiority":
         if low > margin:
             return SUPPORTED, f"the whole interval exceeds {margin:g}"
