@@ -15,6 +15,7 @@ import pytest
 from sparsetopo.graph import Graph, save_graphs
 from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, context, graph_file_metrics, kernels, layer_metrics,
                                 normalised, structure, topometrics)
+from sparsetopo.metrics import topo
 from sparsetopo.metrics.motifs import motif_counts
 
 
@@ -359,6 +360,29 @@ def test_registry_columns_and_released_layouts():
     assert published.LAYER_INT == {"nodes", "edges", "cut_edges", "cut_nodes", "components"}
 
 
+def test_lanczos_stops_when_the_values_read_have_converged_and_their_neighbours_are_told_apart():
+    from sparsetopo.metrics.spectral import _settled
+
+    tight = np.full(6, 1e-6)
+    # A, near-symmetric spectrum: the read values are λ1, λ2 (signed gap) and the three largest |λ| (6, −6, 5);
+    # 4.4 (top) and −4.0, −4.8 (bottom) are candidates that need not converge, only stay apart
+    good = np.array([-6.0, -4.8, -4.0, 4.4, 5.0, 6.0])
+    res = np.array([1e-6, 0.1, 0.5, 0.3, 1e-6, 1e-6])
+    err = _settled(good, res, res, top=3, bottom=3)
+    assert err is not None and sorted(err) == [1e-6] * 3
+    assert _settled(good, np.where(good == 4.4, 0.7, res), res, 3, 3) is None  # 4.4 ± 0.7 reaches λ2 = 5
+    assert _settled(good, np.where(good == -4.8, 0.25, res), res, 3, 3) is None  # |−4.8| + 0.25 reaches 5
+    # one-sided spectrum: the third magnitude is the third value from the top, so it must be read (converged)
+    good = np.array([-1.0, -0.5, -0.2, 4.4, 5.0, 6.0])
+    assert sorted(_settled(good, tight, tight, 3, 3)) == [1e-6] * 3
+    err = _settled(good, np.where(good == 4.4, 0.3, tight), np.where(good == 4.4, 0.3, tight), 3, 3)
+    assert err is not None and err.max() == 0.3  # reported as read: not yet within tolerance
+    # L (top=2): the largest is read, the second is a guard that must not reach it
+    assert list(_settled(np.array([1.0, 2.0, 9.0]), np.array([1.0, 3.0, 1e-6]), tight, 2, 0)) == [1e-6]
+    assert _settled(np.array([1.0, 7.0, 9.0]), np.array([1.0, 2.5, 1e-6]), tight, 2, 0) is None  # 7 + 2.5 > 9
+    assert _settled(np.array([9.0]), np.array([1e-6]), tight, 2, 0) is None  # no guard yet
+
+
 @pytest.mark.parametrize("bipartite", [False, True])
 def test_lanczos_spectra_tiny_gaps_match_dense(bipartite):
     # two copies of one random layered graph, the second with weights x (1 + 2e-4): the two largest
@@ -399,10 +423,13 @@ def test_results_do_not_depend_on_threads_and_each_step_is_logged(caplog, monkey
             one = topometrics(g, seed=2, motifs4="estimate")
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
         assert topometrics(g, seed=2, motifs4="estimate") == one
+        monkeypatch.setattr(topo, "SIDE_BY_SIDE_EDGES", 0)  # the structure kernels in threads side by side
+        assert topometrics(g, seed=2, motifs4="estimate") == one
     finally:
         numba.set_num_threads(threads)
     messages = " | ".join(r.getMessage() for r in caplog.records)
-    for step in ("built sym", "one_hop, two_hop in", "k_core in", "spectral_radius in", "s so far"):
+    for step in ("built sym", "one_hop, two_hop in", "k_core, cut_edges, cut_nodes, components", "spectral_radius in",
+                 "s so far"):
         assert step in messages, step
 
 

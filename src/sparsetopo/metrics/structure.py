@@ -1,6 +1,7 @@
 """Compiled (numba) structure kernels on the undirected graph U: connected components, core numbers, bridges
-and articulation points, the part adjacency and a part-level 2-colouring. O(N + E), one thread (depth-first
-search and bucket peeling are sequential), node ids held as int32.
+and articulation points, the part adjacency and a part-level 2-colouring. O(N + E), one thread each (depth-first
+search and bucket peeling are sequential; the kernels release the GIL, so independent ones can run side by
+side in threads), node ids held as int32.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from numba import njit
 from .kernels import unsigned, unsigned_array
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _find(parent, x):
     while parent[x] != x:
         parent[x] = parent[parent[x]]
@@ -19,7 +20,7 @@ def _find(parent, x):
     return x
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _component_count(src, dst, n):
     parent = np.arange(n, dtype=np.int32)
     comps = n
@@ -35,7 +36,7 @@ def _component_count(src, dst, n):
     return comps
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _core_numbers(indptr, indices):
     """Core numbers by level peeling: at level k, every remaining node of degree k is removed, and its removal
     lowers the degrees of its remaining neighbours (a neighbour that falls to k joins the level). One random
@@ -92,7 +93,7 @@ def _core_numbers(indptr, indices):
     return core
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bridges_and_cut_nodes(indptr, indices):
     """Iterative Tarjan DFS; the row of the node on top of the stack is scanned in a tight loop (back edges
     only lower its low point) until an unvisited neighbour is found, so the discovery-time reads of a row

@@ -18,9 +18,11 @@ motifs in ``motifs``; eigenvalues by Lanczos in ``spectral``.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from numba import get_num_threads
 
 from ..graph import Graph, load_graphs
 from . import kernels, structure
@@ -28,6 +30,9 @@ from .context import MetricContext, evaluate
 from .motifs import motif_counts
 from .registry import metric_names, normalised, register_metric
 from .spectral import spectral_metrics
+
+#: Graphs with at least this many edges run the sequential structure kernels side by side in threads.
+SIDE_BY_SIDE_EDGES = 1_000_000
 
 
 # ----------------------------------------------------------------------------------------------- group functions
@@ -74,21 +79,28 @@ def _motifs(ctx: MetricContext) -> dict[str, float]:
                         budget_seconds=ctx.motif_budget_seconds, pairs=ctx.part_pairs)
 
 
-def _k_core(ctx: MetricContext) -> float:
+def _structure(ctx: MetricContext) -> dict[str, float]:
+    """k_core, cut_edges, cut_nodes, components: three sequential kernels (bucket peeling, one depth-first
+    search, union-find), run side by side in threads (they release the GIL) on graphs of at least
+    ``SIDE_BY_SIDE_EDGES`` edges when the job has two threads or more (``numba.get_num_threads``)."""
+    n, nan = ctx.n, float("nan")
     indptr, indices, _ = ctx.sym
-    return float(structure.core_numbers(indptr, indices).mean()) if ctx.n else float("nan")
-
-
-def _cuts(ctx: MetricContext) -> dict[str, float]:
-    indptr, indices, _ = ctx.sym
-    bridges, cut_nodes = structure.bridges_and_cut_nodes(indptr, indices)
-    return {"cut_edges": float(bridges), "cut_nodes": float(cut_nodes)}
-
-
-def _components(ctx: MetricContext) -> dict[str, float]:
-    n = ctx.n
-    count = structure.component_count(ctx.graph.src, ctx.graph.dst, n)
-    return {"components": float(count), "mean_component_size": n / count if count else float("nan")}
+    g = ctx.graph
+    tasks = {  # longest first: the depth-first search, then the peeling, then union-find
+        "cuts": lambda: structure.bridges_and_cut_nodes(indptr, indices),
+        "core": lambda: float(structure.core_numbers(indptr, indices).mean()) if n else nan,
+        "components": lambda: structure.component_count(g.src, g.dst, n),
+    }
+    workers = min(get_num_threads(), len(tasks)) if g.num_edges >= SIDE_BY_SIDE_EDGES else 1
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {name: pool.submit(fn) for name, fn in tasks.items()}
+            done = {name: f.result() for name, f in futures.items()}
+    else:
+        done = {name: fn() for name, fn in tasks.items()}
+    (bridges, cut_nodes), count = done["cuts"], done["components"]
+    return {"k_core": done["core"], "cut_edges": float(bridges), "cut_nodes": float(cut_nodes),
+            "components": float(count), "mean_component_size": n / count if count else nan}
 
 
 def _spectral(ctx: MetricContext) -> dict[str, float]:
@@ -132,19 +144,19 @@ register_metric("motifs4_stderr", _motifs, scope="both", family="neighbourhood",
 register_metric("strength", _strength, scope="both", family="strength", normaliser="E",
                 released="avg_node_strength", released_bge_old="strenght_all", released_bge_new="avg_node_strength",
                 description="mean Σ |w| over in- and out-edges")
-register_metric("k_core", _k_core, scope="both", family="strength", normaliser="E", released="k-core",
+register_metric("k_core", _structure, scope="both", family="strength", normaliser="E", released="k-core",
                 released_bge_old="coreness_all", released_bge_new="k-core", needs=_SYM,
                 description="mean core number of U")
-register_metric("cut_edges", _cuts, scope="both", family="global", normaliser="E", released="cut-edges",
+register_metric("cut_edges", _structure, scope="both", family="global", normaliser="E", released="cut-edges",
                 released_bge_old="bridges", released_bge_new="cut-edges", integer=True, needs=_SYM,
                 description="bridges of U")
-register_metric("cut_nodes", _cuts, scope="both", family="global", normaliser="E", released="cut-nodes",
+register_metric("cut_nodes", _structure, scope="both", family="global", normaliser="E", released="cut-nodes",
                 released_bge_old="a_point", released_bge_new="cut-nodes", integer=True, needs=_SYM,
                 description="articulation points of U")
-register_metric("components", _components, scope="both", family="global", released="no_connected_components",
+register_metric("components", _structure, scope="both", family="global", released="no_connected_components",
                 released_bge_old="weak_clusters", released_bge_new="no_connected_components", integer=True,
                 description="connected components of U (isolated nodes count)")
-register_metric("mean_component_size", _components, scope="both", family="global", normaliser="N",
+register_metric("mean_component_size", _structure, scope="both", family="global", normaliser="N",
                 released="mean_connected_components", released_bge_old="mean_weak",
                 released_bge_new="mean_connected_components", description="N / components")
 register_metric("spectral_gap", _spectral, scope="both", family="expansion", needs=_PARTS,
