@@ -75,6 +75,11 @@ BAD = [
     ({"dataset_options": {"mnist5k": {"image_size": 6}}}, r"'dataset_options.mnist5k.image_size': value 6 is out of range"),
     ({"dataset_options": {"mnist5k": {"image_size": 9, "resize": 3}}}, r"unknown config key\(s\) \['resize'\]"),
     ({"encodings": ["multipartite"], "metrics__ramanujan": True}, r"needs the 'rolled' encoding"),
+    ({"exclude": [{"pruner": "erx"}]}, r"'exclude\[0\].pruner': \['erx'\] not in pruners"),
+    ({"exclude": [{"sparsity": [0.9, 0.95]}]}, r"'exclude\[0\].sparsity': \[0.95\] not in sparsities"),
+    ({"exclude": [{}]}, r"'exclude.0'"),
+    ({"exclude": [{"size": 3}]}, r"unknown config key\(s\) \['size'\]"),
+    ({"exclude": [{"seed": 0}]}, r"'exclude': every sparse run of the grid is excluded"),
 ]
 
 
@@ -89,6 +94,20 @@ def test_shipped_configs_are_valid(name, schema_path, tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / name).read_text())
     valid = validate_config(cfg, schema_path, base_dir=tmp_path)
     assert valid["training"]["epochs"] >= 1 and valid["encoding_options"]["weights"] == "trained"
+
+
+def test_exclude_drops_exactly_the_runs_an_entry_matches_on_every_key(schema_path):
+    from sparsetopo.stages.run import sparse_grid
+
+    cfg = validate_config(_with(models=["mlp", "conv6"], pruners=["er", "snip", "synflow"], sparsities=[0.5, 0.9],
+                                seeds=[0, 1], exclude=[{"model": "conv6", "pruner": ["er", "synflow"], "sparsity": 0.5},
+                                                       {"pruner": "snip", "seed": 1}]), schema_path)
+    runs = sparse_grid(cfg)
+    full = 2 * 3 * 2 * 2
+    assert len(runs) == full - 2 * 2 - 2 * 2  # conv6 x {er, synflow} x 0.5 x 2 seeds; snip x seed 1 x 2 models x 2
+    assert not any(r.model == "conv6" and r.pruner in ("er", "synflow") and r.sparsity == 0.5 for r in runs)
+    assert not any(r.pruner == "snip" and r.seed == 1 for r in runs)
+    assert sum(r.model == "conv6" and r.pruner == "er" for r in runs) == 2  # sparsity 0.9 stays, both seeds
 
 
 def test_paper_config_lists_the_full_grid():

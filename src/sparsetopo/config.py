@@ -97,6 +97,21 @@ def _check_without_training(cfg: Mapping[str, Any]) -> None:
                               f"false; use data-free pruners (e.g. er, erk, uniform, magnitude, synflow)")
 
 
+def _check_exclude(cfg: Mapping[str, Any]) -> None:
+    """Every value an ``exclude`` entry names is in the grid, and some sparse run is left."""
+    from .stages.run import GRID_KEYS, exclusion_values, sparse_grid
+
+    for i, entry in enumerate(cfg.get("exclude") or []):
+        for key, values in exclusion_values(entry).items():
+            grid = [float(v) for v in cfg[GRID_KEYS[key]]] if key == "sparsity" else list(cfg[GRID_KEYS[key]])
+            missing = [v for v in values if (float(v) if key == "sparsity" else v) not in grid]
+            if missing:
+                raise ConfigError(f"config key 'exclude[{i}].{key}': {missing} not in {GRID_KEYS[key]} "
+                                  f"{cfg[GRID_KEYS[key]]}; name values of the grid (a typo excludes nothing)")
+    if not sparse_grid(cfg):
+        raise ConfigError("config key 'exclude': every sparse run of the grid is excluded; remove an entry")
+
+
 def _check_nnstd(cfg: dict[str, Any], base_dir: str | Path) -> None:
     """NNSTD between seeds needs two seeds; the reference figure needs its folder and epochs that it holds."""
     nnstd = cfg.get("nnstd", {})
@@ -174,6 +189,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
             raise ConfigError("config key 'metrics.ramanujan': true needs the 'rolled' encoding in 'encodings'; "
                               "add it or set metrics.ramanujan: false")
         _check_without_training(cfg)
+        _check_exclude(cfg)
         for dataset in cfg["datasets"]:
             info = dataset_info(dataset, cfg.get("dataset_options", {}).get(dataset))
             root = Path(base_dir) / cfg["data_root"]

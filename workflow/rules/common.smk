@@ -10,7 +10,7 @@ from sparsetopo.config import ConfigError, validate_config
 from sparsetopo.data import dataset_info
 from sparsetopo.provenance import code_fingerprint
 from sparsetopo.stages.params import stage_config
-from sparsetopo.stages.run import Run, run_from
+from sparsetopo.stages.run import Run, run_from, sparse_grid
 
 try:
     _validated = validate_config(config, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
@@ -51,13 +51,8 @@ def run_config(stage):
 
 
 def sparse_runs():
-    """Every sparse run of the grid (dataset x model x pruner x sparsity x seed)."""
-    return [
-        Run(d, m, p, float(s), int(k))
-        for d, m, p, s, k in itertools.product(
-            config["datasets"], config["models"], config["pruners"], config["sparsities"], config["seeds"]
-        )
-    ]
+    """Every sparse run of the grid (dataset x model x pruner x sparsity x seed) minus config `exclude`."""
+    return sparse_grid(config)
 
 
 def dense_runs():

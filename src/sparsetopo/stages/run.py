@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -34,3 +35,22 @@ def run_from(wildcards: Mapping[str, Any]) -> Run:
     """The Run named by a rule's wildcards (or any mapping with the five keys)."""
     return Run(str(wildcards["dataset"]), str(wildcards["model"]), str(wildcards["pruner"]),
                float(wildcards["sparsity"]), int(wildcards["seed"]))
+
+
+#: The grid's keys in the order of ``config`` lists that an ``exclude`` entry may name.
+GRID_KEYS = {"dataset": "datasets", "model": "models", "pruner": "pruners", "sparsity": "sparsities", "seed": "seeds"}
+
+
+def exclusion_values(entry: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """An ``exclude`` entry with every value as a list."""
+    return {key: list(value) if isinstance(value, (list, tuple)) else [value] for key, value in entry.items()}
+
+
+def sparse_grid(config: Mapping[str, Any]) -> list[Run]:
+    """Every sparse run of the study (dataset x model x pruner x sparsity x seed) that no entry of the config's
+    ``exclude`` matches (an entry matches a run when each of its keys holds the run's value)."""
+    entries = [exclusion_values(e) for e in config.get("exclude") or []]
+    runs = [Run(d, m, p, float(s), int(k)) for d, m, p, s, k in itertools.product(
+        config["datasets"], config["models"], config["pruners"], config["sparsities"], config["seeds"])]
+    return [r for r in runs if not any(all(getattr(r, key) in values for key, values in e.items())
+                                       for e in entries)]
