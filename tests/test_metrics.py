@@ -368,19 +368,26 @@ def test_lanczos_stops_when_the_values_read_have_converged_and_their_neighbours_
     # 4.4 (top) and −4.0, −4.8 (bottom) are candidates that need not converge, only stay apart
     good = np.array([-6.0, -4.8, -4.0, 4.4, 5.0, 6.0])
     res = np.array([1e-6, 0.1, 0.5, 0.3, 1e-6, 1e-6])
-    err = _settled(good, res, res, top=3, bottom=3)
+    err = _settled(good, res, res, top=3, bottom=3, tol=1e-5)
     assert err is not None and sorted(err) == [1e-6] * 3
-    assert _settled(good, np.where(good == 4.4, 0.7, res), res, 3, 3) is None  # 4.4 ± 0.7 reaches λ2 = 5
-    assert _settled(good, np.where(good == -4.8, 0.25, res), res, 3, 3) is None  # |−4.8| + 0.25 reaches 5
+    assert _settled(good, np.where(good == 4.4, 0.7, res), res, 3, 3, 1e-5) is None  # 4.4 ± 0.7 reaches λ2 = 5
+    assert _settled(good, np.where(good == -4.8, 0.25, res), res, 3, 3, 1e-5) is None  # |−4.8| + 0.25 reaches 5
     # one-sided spectrum: the third magnitude is the third value from the top, so it must be read (converged)
     good = np.array([-1.0, -0.5, -0.2, 4.4, 5.0, 6.0])
-    assert sorted(_settled(good, tight, tight, 3, 3)) == [1e-6] * 3
-    err = _settled(good, np.where(good == 4.4, 0.3, tight), np.where(good == 4.4, 0.3, tight), 3, 3)
+    assert sorted(_settled(good, tight, tight, 3, 3, 1e-5)) == [1e-6] * 3
+    err = _settled(good, np.where(good == 4.4, 0.3, tight), np.where(good == 4.4, 0.3, tight), 3, 3, 1e-5)
     assert err is not None and err.max() == 0.3  # reported as read: not yet within tolerance
     # L (top=2): the largest is read, the second is a guard that must not reach it
-    assert list(_settled(np.array([1.0, 2.0, 9.0]), np.array([1.0, 3.0, 1e-6]), tight, 2, 0)) == [1e-6]
-    assert _settled(np.array([1.0, 7.0, 9.0]), np.array([1.0, 2.5, 1e-6]), tight, 2, 0) is None  # 7 + 2.5 > 9
-    assert _settled(np.array([9.0]), np.array([1e-6]), tight, 2, 0) is None  # no guard yet
+    res = np.array([1.0, 3.0, 1e-6])
+    assert list(_settled(np.array([1.0, 2.0, 9.0]), res, res, 2, 0, 1e-5)) == [1e-6]
+    res = np.array([1.0, 2.5, 1e-6])
+    assert _settled(np.array([1.0, 7.0, 9.0]), res, res, 2, 0, 1e-5) is None  # 7 + 2.5 > 9
+    assert _settled(np.array([9.0]), np.array([1e-6]), tight, 2, 0, 1e-5) is None  # no guard yet
+    assert list(_settled(np.array([9.0]), np.array([1e-6]), tight, 1, 0, 1e-5, guard=False)) == [1e-6]  # L
+    # a neighbour within a tiny gap of the read value cannot be told apart, but once it has converged it is known
+    good, close = np.array([1.0, 8.99999, 9.0]), np.array([1.0, 2e-5, 1e-6])
+    assert _settled(good, close, close, 2, 0, 1e-5) is None
+    assert list(_settled(good, np.array([1.0, 5e-6, 1e-6]), np.array([1.0, 5e-6, 1e-6]), 2, 0, 1e-5)) == [1e-6]
 
 
 @pytest.mark.parametrize("bipartite", [False, True])
