@@ -89,8 +89,9 @@ def model_graph(model: str, sparsity: float, pruner: str = "uniform", seed: int 
     torch.set_num_threads(1)
     net = build_model(model, shape, classes)
     ctx = PruneContext(model=net, sparsity=sparsity, seed=seed, input_shape=shape, num_classes=classes)
+    masks = run_pruner(pruner, ctx)  # outside no_grad: SynFlow differentiates
     with torch.no_grad():
-        apply_masks(net, run_pruner(pruner, ctx))
+        apply_masks(net, masks)
     graph = multipartite(net, shape)
     del net, ctx
     if path is not None:
