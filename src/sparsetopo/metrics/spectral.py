@@ -225,18 +225,18 @@ def _good_ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def _settled(good: np.ndarray, res: np.ndarray, err: np.ndarray, top: int, bottom: int, tol: float,
              guard: bool = True) -> np.ndarray | None:
-    """Error bounds of the values the metrics read, or None while the candidates around them are not yet told
-    apart from them.
+    """Error bounds of the values the metrics read, or None while a candidate next to them has neither
+    converged nor been told apart from them.
 
-    ``good`` (ascending) and ``res``: good Ritz values and residual bounds in the operator's units; ``err``: error
-    bounds in the reported units. The candidates are the ``top`` largest and ``bottom`` smallest values. With
-    ``bottom == 0`` the metrics read the ``top − 1`` largest (the last candidate is a guard; without ``guard``
-    all ``top``); with ``bottom > 0`` (A: both gaps) they read the two largest and the three of largest
-    magnitude. A candidate the metrics do not
-    read must have converged (``err <= tol``) or lie outside the read values' intervals θ ± r: below the
-    smallest read top value, and (with ``bottom``) below the smallest read magnitude. So the stopping point is
-    the earlier of "the neighbours have converged" and "the neighbours are told apart": a tiny gap inside the
-    bulk below the read values does not delay it, nor does a tiny gap between a read value and its neighbour.
+    ``good`` (ascending) and ``res``: good Ritz values and residual bounds in the operator's units; ``err``:
+    error bounds in the reported units. The candidates are the ``top`` largest and ``bottom`` smallest values.
+    With ``bottom == 0`` the metrics read the ``top − 1`` largest (the last candidate is a guard; without
+    ``guard`` all ``top``); with ``bottom > 0`` (A: both gaps) they read the two largest and the three of
+    largest magnitude. A candidate the metrics do not read must have converged (``err <= tol``) or lie outside
+    the read values' intervals θ ± r: below the smallest read top value, and (with ``bottom``) below the
+    smallest read magnitude. So the stopping point is the earlier of "the neighbours have converged" and "the
+    neighbours are told apart": a tiny gap inside the bulk below the read values does not delay it, nor does a
+    tiny gap between a read value and its neighbour.
     """
     k = good.size
     if k < top + bottom:
@@ -311,7 +311,8 @@ class _Run:
             2 if self.colour is not None else 1)
         need = _settled(good, res, err, self.top, self.bottom, SPECTRAL_TOL * scale, guard=not self.laplacian)
         converged = need is not None and found_top and bool(np.all(need <= SPECTRAL_TOL * scale))
-        need = np.zeros(0) if need is None else need
+        if need is None:  # neighbours not yet told apart: report the bounds of every candidate
+            need = np.concatenate([err[::-1][:self.top], err[:self.bottom]])
         self.done = last or converged
         if self.done:
             self.seconds = time.perf_counter() - self.t0
