@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sparsetopo.encodings import (
-    ENCODERS, EncodingError, dense_edge_count, encode, multipartite, node_count, rolled, rolled_channel,
+    ENCODERS, EncodingError, dense_edge_count, edge_count, encode, multipartite, node_count, rolled, rolled_channel,
 )
 from sparsetopo.models import MODELS, build_model, prunable_layers
 
@@ -307,6 +307,7 @@ def test_multipartite_matches_loop_enumeration(case, identity):
     assert [tuple(s) for s in g.part_shapes] == shapes
     np.testing.assert_array_equal(g.part_offsets, offsets(shapes))
     assert_same_edges(g, ref)
+    assert edge_count(model, shape, identity_shortcuts=identity) == ref.raw  # counted without building edges
     # the dense count equals the enumeration with every weight nonzero
     with torch.no_grad():
         for _, m in prunable_layers(model):

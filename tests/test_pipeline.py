@@ -33,6 +33,7 @@ def test_every_pruner_runs_through_the_stages(pruner, digits, tmp_path):
     run = Run("digits", "mlp", pruner, 0.8, 0)
     summary = prune_run(CFG, run, str(digits), str(tmp_path / "prune.pt"), str(tmp_path / "prune.json"))
     assert summary["kept"] == round(0.2 * summary["prunable"])
+    assert summary["mge_edges"] == summary["kept"]  # an MLP's graph: one edge per kept (nonzero) weight
     result = train_run(CFG, run, str(tmp_path / "prune.pt"), str(digits), str(tmp_path / "train.pt"),
                        str(tmp_path / "train.json"), str(tmp_path / "masks.npz"))
     assert not result["failed"] and 0 <= result["accuracy"] <= 1

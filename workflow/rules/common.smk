@@ -1,6 +1,7 @@
 # Configuration, validation, run enumeration and target functions shared by all rule modules.
 import functools
 import itertools
+import json
 import sys
 from pathlib import Path
 
@@ -110,8 +111,16 @@ def dense_edges(dataset, model):
 
 
 def graph_mem_mb(wildcards, attempt=1):
-    """Memory for graph jobs: ~40 bytes per expected edge (plus 1 GB of interpreter), doubled on retry."""
-    edges = dense_edges(wildcards.dataset, wildcards.model) * (1.0 - float(wildcards.sparsity))
+    """Memory for graph jobs: ~40 bytes per edge (plus 1 GB of interpreter), doubled on retry. The edges are the
+    run's own count (`mge_edges` of prune.json: ER, ERK, magnitude or SynFlow masks can give 10x the edges of
+    uniform ones at the same sparsity) once the prune job has written it, since Snakemake evaluates resources again
+    when it schedules a job; before that (dry runs), the dense count times the density."""
+    record = Path(f"{RESULTS}/runs/{RUN}/prune.json".format(**wildcards))
+    edges = None
+    if record.exists():
+        edges = json.loads(record.read_text()).get("mge_edges")
+    if edges is None:
+        edges = dense_edges(wildcards.dataset, wildcards.model) * (1.0 - float(wildcards.sparsity))
     return int(1000 + 40 * edges / 1e6) * attempt
 
 

@@ -20,12 +20,12 @@ from torch import nn
 from ..graph import Graph
 from ..registry import Registry
 from .bipartite import rolled, rolled_channel
-from .multipartite_graph import dense_edge_count, multipartite, node_count
+from .multipartite_graph import dense_edge_count, edge_count, multipartite, node_count
 from .structure import EncodingError
 
 __all__ = [
     "ENCODERS", "EncodingError", "multipartite", "rolled", "rolled_channel", "encode",
-    "dense_edge_count", "node_count",
+    "dense_edge_count", "edge_count", "node_count",
 ]
 
 Encoder = Callable[..., list[Graph]]

@@ -222,6 +222,13 @@ def dense_edge_count(model: nn.Module, input_shape: Sequence[int], identity_shor
     return int(sum(_count_job(j, s, paths=True) for j in s.jobs))
 
 
+def edge_count(model: nn.Module, input_shape: Sequence[int], identity_shortcuts: bool = False) -> int:
+    """Number of MGE edges of the model's current weights (nonzero ones), before merging duplicate (src, dst)
+    pairs, counted from the kernels without building an edge: the size of the graph a job will build."""
+    s = trace(model, input_shape, identity_shortcuts, with_weights=True)
+    return int(sum(_count_job(j, s, paths=True) for j in s.jobs))
+
+
 def node_count(model: nn.Module, input_shape: Sequence[int]) -> int:
     """Number of nodes of the MGE of ``model`` for inputs of shape (C, H, W)."""
     s = trace(model, input_shape, False, with_weights=False)

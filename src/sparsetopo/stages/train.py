@@ -20,6 +20,7 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
     """Initialise the model with the run's seed, compute the pruner's masks, save weights + masks."""
     import torch
 
+    from ..encodings import edge_count
     from ..models import prunable_layers
     from ..pruning import PRUNERS, PruneContext, apply_masks, layer_densities, run_pruner
     from ..training import pick_device, training_for
@@ -56,6 +57,7 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
     seconds = time.perf_counter() - start
     summary = {
         **run.keys(), "density": kept / total, "kept": kept, "prunable": total,
+        "mge_edges": edge_count(model, info.input_shape),
         "layers": [{"name": n, "shape": list(m.weight.shape), "density": densities[n]} for n, m in layers],
         "options": ctx.options, "seconds": seconds, "provenance": {**prov, "seconds": seconds},
     }
