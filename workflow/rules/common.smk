@@ -142,15 +142,16 @@ def graph_output(encoding):
 
 
 def drawn_run():
-    """The run whose multipartite encoding is drawn (config `drawing`; default: the sparsest run of the
-    first dataset, model, pruner and seed)."""
+    """The run whose multipartite encoding is drawn (config `drawing`; keys it leaves out come from the sparsest
+    run of the grid, the first in grid order: that of the first dataset, model, pruner and seed unless excluded)."""
     chosen = config.get("drawing") or {}
+    default = max(sparse_runs(), key=lambda r: r.sparsity)
     return Run(
-        chosen.get("dataset", config["datasets"][0]),
-        chosen.get("model", config["models"][0]),
-        chosen.get("pruner", config["pruners"][0]),
-        float(chosen.get("sparsity", max(config["sparsities"]))),
-        int(chosen.get("seed", config["seeds"][0])),
+        chosen.get("dataset", default.dataset),
+        chosen.get("model", default.model),
+        chosen.get("pruner", default.pruner),
+        float(chosen.get("sparsity", default.sparsity)),
+        int(chosen.get("seed", default.seed)),
     )
 
 
