@@ -14,7 +14,7 @@ import pytest
 
 from sparsetopo.graph import Graph, save_graphs
 from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, context, graph_file_metrics, kernels, layer_metrics,
-                                normalised, structure, topometrics)
+                                normalised, ramanujan, structure, topometrics)
 from sparsetopo.metrics import topo
 from sparsetopo.metrics.motifs import motif_counts
 
@@ -438,6 +438,30 @@ def test_results_do_not_depend_on_threads_and_each_step_is_logged(caplog, monkey
     for step in ("built sym", "one_hop, two_hop in", "k_core, cut_edges, cut_nodes, components", "spectral_radius in",
                  "s so far"):
         assert step in messages, step
+
+
+def test_results_do_not_depend_on_the_blas_threads():
+    """Nothing a metric sums goes through a multithreaded BLAS call (OpenBLAS splits long dot products by thread):
+    an audit job with other thread settings re-derives the same bytes."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(5)
+    sizes = [9000, 9000, 3000]
+    off = np.cumsum([0] + sizes)
+    pairs = [(0, 1, 60_000), (1, 2, 30_000), (0, 2, 3_000)]  # the skip closes odd cycles: Lanczos on A itself
+    src = np.concatenate([rng.integers(off[a], off[a + 1], k) for a, b, k in pairs])
+    dst = np.concatenate([rng.integers(off[b], off[b + 1], k) for a, b, k in pairs])
+    g = Graph(src=src, dst=dst, weight=rng.random(len(src)).astype(np.float32) + 0.1, part_offsets=off,
+              part_names=["a", "b", "c"], part_shapes=[(n,) for n in sizes])
+    small = Graph(src=src % 250, dst=250 + dst % 250, weight=g.weight, part_offsets=[0, 250, 500],
+                  part_names=["a", "b"], part_shapes=[(250,), (250,)])  # 500 nodes: dense eigenvalues
+    with threadpool_limits(limits=1, user_api="blas"):
+        one, dense, rama = topometrics(g), layer_metrics(small), ramanujan(small)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert topometrics(g) == one
+        for again, before in ((layer_metrics(small), dense), (ramanujan(small), rama)):  # NaN where undefined
+            assert list(again) == list(before)
+            assert np.array_equal(list(again.values()), list(before.values()), equal_nan=True)
 
 
 def test_row_sort_kernel_sorts_short_and_long_runs_and_moves_values_along():

@@ -41,6 +41,14 @@ def unsigned_array(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint32 if a.dtype.itemsize == 4 else np.uint64)
 
 
+def one_blas_thread():
+    """Context in which BLAS and LAPACK run on one thread: OpenBLAS splits long sums between its threads, so
+    dense eigenvalues (n = 500: 8e-14 apart) would otherwise depend on the machine's cores."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _parts() -> int:
     return max(1, min(get_num_threads(), MAX_PARTS))
 

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..graph import Graph
+from .kernels import one_blas_thread
 from .registry import metric_names, register_metric
 
 #: Layers whose biadjacency has at most this many cells get a dense SVD.
@@ -39,12 +40,14 @@ def _top2_singular(b: sp.csr_array, seed: int) -> tuple[float, float]:
     if min(nl, nr) == 1:
         return float(np.sqrt(np.sum(b.toarray().astype(np.float64) ** 2))), 0.0
     if nl * nr <= DENSE_SVD_MAX or min(nl, nr) <= 3:
-        s = np.linalg.svd(b.toarray().astype(np.float64), compute_uv=False)
+        with one_blas_thread():
+            s = np.linalg.svd(b.toarray().astype(np.float64), compute_uv=False)
         return float(s[0]), float(s[1])
     from scipy.sparse.linalg import svds
 
     v0 = np.random.default_rng(seed).random(min(nl, nr))
-    s = svds(b.astype(np.float64), k=2, v0=v0, return_singular_vectors=False)
+    with one_blas_thread():
+        s = svds(b.astype(np.float64), k=2, v0=v0, return_singular_vectors=False)
     s = np.sort(s)[::-1]
     return float(s[0]), float(s[1])
 

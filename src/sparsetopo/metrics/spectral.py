@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.linalg import eigh_tridiagonal
 
-from .kernels import BLOCKS, row_sums, unsigned
+from .kernels import BLOCKS, one_blas_thread, row_sums, unsigned
 
 log = logging.getLogger("sparsetopo.metrics")
 
@@ -282,7 +282,7 @@ class _Run:
         if colour is not None:
             q[~colour] = 0.0
             self.t = np.zeros(n)
-        self.q = q / np.linalg.norm(q)
+        self.q = q / np.sqrt(np.sum(q * q))  # numpy's pairwise sum: no BLAS, whose sums depend on its threads
         self.q_prev, self.w = np.zeros(n), np.empty(n)
         self.alphas: list[float] = []
         self.betas: list[float] = []
@@ -367,7 +367,8 @@ def _dense(indptr, indices, data, n) -> tuple[np.ndarray, np.ndarray]:
     a = np.zeros((n, n))
     rows = np.repeat(np.arange(n), np.diff(indptr))
     a[rows, indices] = data
-    return np.linalg.eigvalsh(a), np.linalg.eigvalsh(np.diag(a.sum(axis=1)) - a)
+    with one_blas_thread():
+        return np.linalg.eigvalsh(a), np.linalg.eigvalsh(np.diag(a.sum(axis=1)) - a)
 
 
 def spectral_metrics(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, seed: int,
