@@ -48,3 +48,25 @@ def test_failed_save_leaves_no_file_and_closes(tmp_path, monkeypatch):
         save_figure(fig, tmp_path / "fig.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png"]  # no PDF, no temporary file
     assert plt.get_fignums() == []
+
+
+def test_a_pruner_has_one_colour_in_every_panel_whichever_pruners_a_panel_has(monkeypatch):
+    import matplotlib.colors as mcolors
+    import polars as pl
+
+    from sparsetopo import plots
+
+    rows = [{"model": m, "pruner": p, "sparsity": s, "seed": 0, "failed": False, "k_core_norm": s * k}
+            for m, pruners in (("a", ("er", "uniform")), ("b", ("synflow", "uniform")))
+            for k, p in enumerate(pruners, 1) for s in (0.9, 0.99)]
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, png, pdf=None: figures.append(fig))
+    plots.topometrics_vs_sparsity(pl.DataFrame(rows), "unused.png", metrics=["k_core_norm"])
+    (fig,) = figures
+    colours = plots.pruner_colours(["er", "synflow", "uniform"])
+    for ax, pruners in zip(fig.axes, (("er", "uniform"), ("synflow", "uniform"))):
+        drawn = {mcolors.to_hex(line.get_color()) for line in ax.get_lines() if len(line.get_xdata())}
+        assert drawn == {mcolors.to_hex(colours[p]) for p in pruners}, ax.get_title()
+    legend = fig.axes[-1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["er", "synflow", "uniform"]
+    plt.close(fig)

@@ -22,6 +22,12 @@ MAIN_TOPOMETRICS = ["sink_nodes_norm", "removable_in_edges_norm", "two_hop_norm"
                     "cut_edges_norm", "components", "spectral_radius"]
 
 
+def pruner_colours(pruners) -> dict[str, tuple]:
+    """One colour per pruner (sorted names), the same in every panel of a figure, whichever pruners a panel has."""
+    names = sorted(set(pruners))
+    return dict(zip(names, sns.color_palette(n_colors=len(names))))
+
+
 def save_figure(fig, png: str | Path, pdf: str | Path | None = None) -> list[Path]:
     """Save ``fig`` as PNG and PDF (``pdf`` defaults to the PNG's path with ``.pdf``), each atomically, without the
     date and software metadata, so that the same data give the same bytes; closes ``fig``; returns the paths.
@@ -47,14 +53,17 @@ def accuracy_vs_sparsity(runs: pl.DataFrame, png: str | Path, pdf: str | Path | 
     sparse = runs.filter((pl.col("pruner") != "dense") & ~pl.col("failed")).to_pandas()
     dense = runs.filter(pl.col("pruner") == "dense").group_by("dataset", "model").agg(pl.col("accuracy").mean())
     models = sorted(sparse["model"].unique())
-    fig, axes = plt.subplots(2, len(models), figsize=(4.2 * len(models), 7), squeeze=False, sharex=True)
+    colours = pruner_colours(sparse["pruner"])
+    fig, axes = plt.subplots(2, len(models), figsize=(4.2 * len(models), 7), squeeze=False, sharex=True,
+                             layout="constrained")
     for j, model in enumerate(models):
         part = sparse[sparse["model"] == model]
         for i, (column, label) in enumerate((("accuracy", "test accuracy"),
                                              ("relative_accuracy_drop", "relative accuracy drop"))):
             ax = axes[i][j]
-            sns.lineplot(data=part, x="sparsity", y=column, hue="pruner", style="dataset" if part["dataset"].nunique() > 1 else None,
-                         marker="o", errorbar=("ci", 95), ax=ax, legend=(i == 0 and j == len(models) - 1))
+            sns.lineplot(data=part, x="sparsity", y=column, hue="pruner", hue_order=list(colours), palette=colours,
+                         style="dataset" if part["dataset"].nunique() > 1 else None, marker="o",
+                         errorbar=("ci", 95), ax=ax, legend=(i == 0 and j == len(models) - 1))
             if column == "accuracy":
                 for value in dense.filter(pl.col("model") == model)["accuracy"]:
                     ax.axhline(value, ls="--", color="grey", lw=1)
@@ -73,14 +82,15 @@ def topometrics_vs_sparsity(table: pl.DataFrame, png: str | Path, pdf: str | Pat
     present = [m for m in metrics if m in table.columns]
     data = table.filter(~pl.col("failed").fill_null(False)).to_pandas()
     models = sorted(data["model"].unique())
+    colours = pruner_colours(data["pruner"])
     fig, axes = plt.subplots(len(present), len(models), figsize=(4 * len(models), 2.6 * len(present)),
-                             squeeze=False, sharex=True)
+                             squeeze=False, sharex=True, layout="constrained")
     for j, model in enumerate(models):
         part = data[data["model"] == model]
         for i, metric in enumerate(present):
             ax = axes[i][j]
-            sns.lineplot(data=part, x="sparsity", y=metric, hue="pruner", marker="o", errorbar=("ci", 95), ax=ax,
-                         legend=(i == 0 and j == len(models) - 1))
+            sns.lineplot(data=part, x="sparsity", y=metric, hue="pruner", hue_order=list(colours), palette=colours,
+                         marker="o", errorbar=("ci", 95), ax=ax, legend=(i == 0 and j == len(models) - 1))
             ax.set_title(model if i == 0 else "")
     if axes[0][-1].get_legend() is not None:
         sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
