@@ -37,7 +37,7 @@ def run_from(wildcards: Mapping[str, Any]) -> Run:
                float(wildcards["sparsity"]), int(wildcards["seed"]))
 
 
-#: The grid's keys in the order of ``config`` lists that an ``exclude`` entry may name.
+#: The keys an ``exclude`` entry may name, and the config list of each.
 GRID_KEYS = {"dataset": "datasets", "model": "models", "pruner": "pruners", "sparsity": "sparsities", "seed": "seeds"}
 
 
