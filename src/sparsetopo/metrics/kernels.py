@@ -14,6 +14,8 @@ receives its entries in edge order whatever the number of threads.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import get_num_threads, get_thread_id, njit, prange
 
@@ -44,9 +46,17 @@ def unsigned_array(a: np.ndarray) -> np.ndarray:
 def one_blas_thread():
     """Context in which BLAS and LAPACK run on one thread: OpenBLAS splits long sums between its threads, so
     dense eigenvalues (n = 500: 8e-14 apart) would otherwise depend on the machine's cores."""
-    from threadpoolctl import threadpool_limits
+    return _blas_controller().limit(limits=1, user_api="blas")
 
-    return threadpool_limits(limits=1, user_api="blas")
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """The BLAS libraries of numpy and scipy, found once (finding them takes milliseconds; limiting, microseconds)."""
+    import scipy.linalg  # noqa: F401  (loads scipy's own OpenBLAS)
+    import scipy.sparse.linalg  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _parts() -> int:
