@@ -215,18 +215,18 @@ def multipartite(model: nn.Module, input_shape: Sequence[int], identity_shortcut
     return _build(s, input_shape, identity_shortcuts)
 
 
+def edge_count(model: nn.Module, input_shape: Sequence[int], identity_shortcuts: bool = False,
+               dense: bool = False) -> int:
+    """Number of MGE edges of the model's nonzero weights (with ``dense``: of every weight), before merging
+    duplicate (src, dst) pairs, counted from the kernels without building an edge: the size of the graph a job
+    will build (an upper bound of the merged count, equal to it when no pooling windows overlap)."""
+    s = trace(model, input_shape, identity_shortcuts, with_weights=not dense)
+    return int(sum(_count_job(j, s, paths=True) for j in s.jobs))
+
+
 def dense_edge_count(model: nn.Module, input_shape: Sequence[int], identity_shortcuts: bool = False) -> int:
-    """Number of MGE edges if every weight were nonzero, before merging duplicate (src, dst) pairs (so
-    an upper bound of the merged count, and equal to it when no pooling windows overlap); no edges built."""
-    s = trace(model, input_shape, identity_shortcuts, with_weights=False)
-    return int(sum(_count_job(j, s, paths=True) for j in s.jobs))
-
-
-def edge_count(model: nn.Module, input_shape: Sequence[int], identity_shortcuts: bool = False) -> int:
-    """Number of MGE edges of the model's current weights (nonzero ones), before merging duplicate (src, dst)
-    pairs, counted from the kernels without building an edge: the size of the graph a job will build."""
-    s = trace(model, input_shape, identity_shortcuts, with_weights=True)
-    return int(sum(_count_job(j, s, paths=True) for j in s.jobs))
+    """Number of MGE edges if every weight were nonzero (``edge_count`` with ``dense``)."""
+    return edge_count(model, input_shape, identity_shortcuts, dense=True)
 
 
 def node_count(model: nn.Module, input_shape: Sequence[int]) -> int:
