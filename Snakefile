@@ -29,6 +29,6 @@ report: REPORT_PAGE
 
 
 rule all:
+    default_target: True
     input:
         study_targets(),
-    default_target: True

@@ -11,23 +11,36 @@ TABLE_FORMATS = ["parquet", "csv", "md", "tex"]
 VERDICTS_PAGE = f"{RESULTS}/report/verdicts.rst"
 # the collected tables this study has, and those the analyses read (multipartite and the per-run layer summaries)
 ANALYSIS_TABLE_NAMES = list(PUBLISHED_TABLE_NAMES) if PUBLISHED_SOURCE else [n for n in table_names() if n != "runs"]
-ANALYSIS_INPUTS = {name: f"{RESULTS}/tables/{name}.parquet" for name in ANALYSIS_TABLE_NAMES
-                   if name == "multipartite" or name.endswith("_summary")}
+ANALYSIS_INPUTS = {
+    name: f"{RESULTS}/tables/{name}.parquet"
+    for name in ANALYSIS_TABLE_NAMES
+    if name == "multipartite" or name.endswith("_summary")
+}
 # configured analyses whose required tables exist for this study (the others are skipped with a note)
-ANALYSES_ENABLED = [name for name in config["analyses"]
-                    if not set(ANALYSES[name].needs) - set(ANALYSIS_TABLE_NAMES)]
+ANALYSES_ENABLED = [name for name in config["analyses"] if not set(ANALYSES[name].needs) - set(ANALYSIS_TABLE_NAMES)]
 for _name in sorted(set(config["analyses"]) - set(ANALYSES_ENABLED)):
     print(f"analysis {_name} skipped: this study has no {', '.join(ANALYSES[_name].needs)} table", file=sys.stderr)
-ANALYSIS_TABLE_OUTPUTS = {name: [f"{RESULTS}/tables/{stem}.{ext}" for stem in analysis.tables
-                                 for ext in analysis.formats.get(stem, TABLE_FORMATS)]
-                          for name, analysis in ANALYSES.items()}
+ANALYSIS_TABLE_OUTPUTS = {
+    name: [
+        f"{RESULTS}/tables/{stem}.{ext}"
+        for stem in analysis.tables
+        for ext in analysis.formats.get(stem, TABLE_FORMATS)
+    ]
+    for name, analysis in ANALYSES.items()
+}
 ANALYSIS_TARGETS = [path for name in ANALYSES_ENABLED for path in ANALYSIS_TABLE_OUTPUTS[name]] + [
-    f"{RESULTS}/figures/{name}.{ext}" for name in ANALYSES_ENABLED for ext in ("png", "pdf")]
+    f"{RESULTS}/figures/{name}.{ext}" for name in ANALYSES_ENABLED for ext in ("png", "pdf")
+]
 # what the claims read, among what this study makes (a claim without its data is reported inconclusive)
-CLAIMS_INPUTS = {role: f"{RESULTS}/tables/{table}.parquet" for analysis, role, table in (
-    ("accuracy_drop_prediction", "oof", "accuracy_drop_predictions"),
-    ("metric_importance", "concordance", "importance_concordance"),
-    ("pai_ranking", "ranking", "pai_ranking")) if analysis in ANALYSES_ENABLED}
+CLAIMS_INPUTS = {
+    role: f"{RESULTS}/tables/{table}.parquet"
+    for analysis, role, table in (
+        ("accuracy_drop_prediction", "oof", "accuracy_drop_predictions"),
+        ("metric_importance", "concordance", "importance_concordance"),
+        ("pai_ranking", "ranking", "pai_ranking"),
+    )
+    if analysis in ANALYSES_ENABLED
+}
 if RUNS_SOURCE:
     CLAIMS_INPUTS["runs"] = f"{RESULTS}/tables/runs.parquet"
 if NNSTD_RUNS_ON:
@@ -36,8 +49,10 @@ if EARLYBIRD["enabled"]:
     CLAIMS_INPUTS["earlybird"] = f"{EARLYBIRD_OUT}/tickets.parquet"
 CLAIMS_TARGETS = (
     [f"{RESULTS}/tables/claims.{ext}" for ext in TABLE_FORMATS]
-    + [f"{RESULTS}/figures/claims_prediction.{ext}" for ext in ("png", "pdf")] + [VERDICTS_PAGE]
-    if config["claims"]["enabled"] else []
+    + [f"{RESULTS}/figures/claims_prediction.{ext}" for ext in ("png", "pdf")]
+    + [VERDICTS_PAGE]
+    if config["claims"]["enabled"]
+    else []
 )
 # the report's front page: the verdicts (with the workflow description) once the claims exist
 REPORT_PAGE = str(Path(VERDICTS_PAGE).resolve()) if Path(VERDICTS_PAGE).exists() else "workflow/report/workflow.rst"
@@ -70,16 +85,16 @@ if PUBLISHED_SOURCE:
         output:
             expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=PUBLISHED_TABLE_NAMES, ext=["parquet", "csv"]),
             provenance=f"{RESULTS}/tables/published.json",
-        params:
-            folder=PAPER_DATA_DIR,
-            dense_accuracy=config.get("dense_accuracy") or {},
-            code=code("published"),
         log:
             f"{LOGS}/published/tables.log",
         benchmark:
             f"{LOGS}/benchmarks/published_tables.tsv"
         conda:
             CONDA_ENV
+        params:
+            folder=PAPER_DATA_DIR,
+            dense_accuracy=config.get("dense_accuracy") or {},
+            code=code("published"),
         script:
             "../scripts/published_tables.py"
 
@@ -96,17 +111,17 @@ for _name in ANALYSES:
             provenance=f"{RESULTS}/tables/{_name}.json",
             png=report(f"{RESULTS}/figures/{_name}.png", caption="../report/analysis.rst", category="Analyses"),
             pdf=f"{RESULTS}/figures/{_name}.pdf",
-        params:
-            analysis=_name,
-            options=stage_config(config, "analysis", analysis=_name),
-            caption=ANALYSES[_name].caption,
-            code=code("analysis"),
         log:
             f"{LOGS}/analysis/{_name}.log",
         benchmark:
             f"{LOGS}/benchmarks/analysis/{_name}.tsv"
         conda:
             CONDA_ENV
+        params:
+            analysis=_name,
+            options=stage_config(config, "analysis", analysis=_name),
+            caption=ANALYSES[_name].caption,
+            code=code("analysis"),
         script:
             "../scripts/analysis.py"
 
@@ -118,20 +133,23 @@ rule claims:
     output:
         tables=expand(f"{RESULTS}/tables/claims.{{ext}}", ext=TABLE_FORMATS),
         verdicts=report(f"{RESULTS}/tables/claims.csv", caption="../report/claims.rst", category="0. Verdicts"),
-        png=report(f"{RESULTS}/figures/claims_prediction.png", caption="../report/claims_prediction.rst",
-                   category="0. Verdicts"),
+        png=report(
+            f"{RESULTS}/figures/claims_prediction.png",
+            caption="../report/claims_prediction.rst",
+            category="0. Verdicts",
+        ),
         pdf=f"{RESULTS}/figures/claims_prediction.pdf",
         page=VERDICTS_PAGE,
         provenance=f"{RESULTS}/tables/claims.json",
-    params:
-        rules=stage_config(config, "claims"),
-        study=STUDY,
-        code=code("claims"),
     log:
         f"{LOGS}/analysis/claims.log",
     benchmark:
         f"{LOGS}/benchmarks/analysis/claims.tsv"
     conda:
         CONDA_ENV
+    params:
+        rules=stage_config(config, "claims"),
+        study=STUDY,
+        code=code("claims"),
     script:
         "../scripts/claims.py"

@@ -9,15 +9,15 @@ if config["audit"]["sample"]:
             [t for t in study_targets() if not t.endswith("audit.md")],
         output:
             report(f"{RESULTS}/audit.md", caption="../report/audit.rst", category="0. Verdicts"),
-        params:
-            sample=config["audit"]["sample"],
-            seed=config["audit"]["seed"],
-            code=code("audit"),
         log:
             f"{LOGS}/audit.log",
         benchmark:
             f"{LOGS}/benchmarks/audit.tsv"
         conda:
             CONDA_ENV
+        params:
+            sample=config["audit"]["sample"],
+            seed=config["audit"]["seed"],
+            code=code("audit"),
         script:
             "../scripts/audit.py"

@@ -29,7 +29,9 @@ RUN = "{dataset}/{model}/{pruner}/s{sparsity}/seed{seed}"
 # documents it for each rule.
 CONDA_ENV = "../../environment.yml"
 RUNS_SOURCE = config["source"] == "runs"
-TRAINING = config["training"]["enabled"]  # false: prune only (e.g. a shape-only dataset); metrics of the initial weights
+TRAINING = config["training"][
+    "enabled"
+]  # false: prune only (e.g. a shape-only dataset); metrics of the initial weights
 
 
 wildcard_constraints:

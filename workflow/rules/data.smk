@@ -10,17 +10,17 @@ rule data_embedded:
     output:
         npz=f"{RESULTS}/data/{{dataset}}.npz",
         manifest=f"{RESULTS}/data/{{dataset}}.json",
-    wildcard_constraints:
-        dataset=EMBEDDED_DATASETS,
-    params:
-        config=lambda wildcards: stage_config(config, "data", dataset=wildcards.dataset),
-        code=code("data"),
     log:
         f"{LOGS}/data/{{dataset}}.log",
     benchmark:
         f"{LOGS}/benchmarks/data/{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset=EMBEDDED_DATASETS,
     conda:
         CONDA_ENV
+    params:
+        config=lambda wildcards: stage_config(config, "data", dataset=wildcards.dataset),
+        code=code("data"),
     script:
         "../scripts/data.py"
 
@@ -28,16 +28,16 @@ rule data_embedded:
 rule data_external:
     output:
         manifest=f"{RESULTS}/data/{{dataset}}.json",
-    wildcard_constraints:
-        dataset=OTHER_DATASETS,
-    params:
-        config=lambda wildcards: stage_config(config, "data", dataset=wildcards.dataset),
-        code=code("data"),
     log:
         f"{LOGS}/data/{{dataset}}.log",
     benchmark:
         f"{LOGS}/benchmarks/data/{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset=OTHER_DATASETS,
     conda:
         CONDA_ENV
+    params:
+        config=lambda wildcards: stage_config(config, "data", dataset=wildcards.dataset),
+        code=code("data"),
     script:
         "../scripts/data.py"

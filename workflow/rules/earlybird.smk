@@ -10,24 +10,36 @@ EARLYBIRD_OPTIONS = {k: v for k, v in EARLYBIRD.items() if k != "enabled"}  # sp
 
 
 # Target files of the early-bird experiment (study_targets() in common.smk calls earlybird_targets()).
-EARLYBIRD_TARGETS = expand(f"{EARLYBIRD_OUT}/{{name}}", name=[
-    "earlybird_distances.png", "earlybird_distances.pdf", "distances.parquet", "tickets.parquet", "tickets.csv",
-    "tickets.md"]) if EARLYBIRD["enabled"] else []
+EARLYBIRD_TARGETS = (
+    expand(
+        f"{EARLYBIRD_OUT}/{{name}}",
+        name=[
+            "earlybird_distances.png",
+            "earlybird_distances.pdf",
+            "distances.parquet",
+            "tickets.parquet",
+            "tickets.csv",
+            "tickets.md",
+        ],
+    )
+    if EARLYBIRD["enabled"]
+    else []
+)
 
 
 rule earlybird_dataset:
     output:
         f"{EARLYBIRD_OUT}/data.npz",
-    params:
-        code=code("earlybird"),
-        dataset=EARLYBIRD["dataset"],
-        options={"image_size": EARLYBIRD["image_size"]},
     log:
         f"{EARLYBIRD_LOGS}/dataset.log",
     benchmark:
         f"{EARLYBIRD_BENCHMARKS}/dataset.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code("earlybird"),
+        dataset=EARLYBIRD["dataset"],
+        options={"image_size": EARLYBIRD["image_size"]},
     script:
         "../scripts/earlybird_dataset.py"
 
@@ -39,16 +51,16 @@ rule earlybird_search:
         record=f"{EARLYBIRD_OUT}/record.npz",
         tickets=f"{EARLYBIRD_OUT}/tickets.pt",
         summary=f"{EARLYBIRD_OUT}/search.json",
-    params:
-        code=code("earlybird"),
-        options=EARLYBIRD_OPTIONS,
-    threads: 1
     log:
         f"{EARLYBIRD_LOGS}/search.log",
     benchmark:
         f"{EARLYBIRD_BENCHMARKS}/search.tsv"
     conda:
         CONDA_ENV
+    threads: 1
+    params:
+        code=code("earlybird"),
+        options=EARLYBIRD_OPTIONS,
     script:
         "../scripts/earlybird_search.py"
 
@@ -62,16 +74,16 @@ rule earlybird_retrain:
         table=f"{EARLYBIRD_OUT}/tickets.parquet",
         csv=f"{EARLYBIRD_OUT}/tickets.csv",
         md=f"{EARLYBIRD_OUT}/tickets.md",
-    params:
-        code=code("earlybird"),
-        options=EARLYBIRD_OPTIONS,
-    threads: 1
     log:
         f"{EARLYBIRD_LOGS}/retrain.log",
     benchmark:
         f"{EARLYBIRD_BENCHMARKS}/retrain.tsv"
     conda:
         CONDA_ENV
+    threads: 1
+    params:
+        code=code("earlybird"),
+        options=EARLYBIRD_OPTIONS,
     script:
         "../scripts/earlybird_retrain.py"
 
@@ -81,17 +93,20 @@ rule earlybird_figure:
         record=f"{EARLYBIRD_OUT}/record.npz",
     output:
         distances=f"{EARLYBIRD_OUT}/distances.parquet",
-        png=report(f"{EARLYBIRD_OUT}/earlybird_distances.png", caption="../report/earlybird_distances.rst",
-                   category="Early-bird tickets"),
+        png=report(
+            f"{EARLYBIRD_OUT}/earlybird_distances.png",
+            caption="../report/earlybird_distances.rst",
+            category="Early-bird tickets",
+        ),
         pdf=f"{EARLYBIRD_OUT}/earlybird_distances.pdf",
-    params:
-        code=code("earlybird"),
-        options=EARLYBIRD_OPTIONS,
     log:
         f"{EARLYBIRD_LOGS}/figure.log",
     benchmark:
         f"{EARLYBIRD_BENCHMARKS}/figure.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code("earlybird"),
+        options=EARLYBIRD_OPTIONS,
     script:
         "../scripts/earlybird_figure.py"

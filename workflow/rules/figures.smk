@@ -35,14 +35,14 @@ rule figure_accuracy:
             category="Accuracy",
         ),
         pdf=f"{RESULTS}/figures/accuracy_vs_sparsity.pdf",
-    params:
-        code=code("figures"),
     log:
         f"{LOGS}/figures/accuracy_vs_sparsity.log",
     benchmark:
         f"{LOGS}/benchmarks/figures/accuracy_vs_sparsity.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code("figures"),
     script:
         "../scripts/figure_accuracy.py"
 
@@ -57,14 +57,14 @@ rule figure_accuracy_by_pruner:
             category="Accuracy",
         ),
         pdf=f"{RESULTS}/figures/accuracy_by_pruner.pdf",
-    params:
-        code=code("figures"),
     log:
         f"{LOGS}/figures/accuracy_by_pruner.log",
     benchmark:
         f"{LOGS}/benchmarks/figures/accuracy_by_pruner.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code("figures"),
     script:
         "../scripts/figure_accuracy_by_pruner.py"
 
@@ -79,14 +79,14 @@ rule figure_topometrics:
             category="Topometrics",
         ),
         pdf=f"{RESULTS}/figures/topometrics_vs_sparsity.pdf",
-    params:
-        code=code("figures"),
     log:
         f"{LOGS}/figures/topometrics_vs_sparsity.log",
     benchmark:
         f"{LOGS}/benchmarks/figures/topometrics_vs_sparsity.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code("figures"),
     script:
         "../scripts/figure_topometrics.py"
 
@@ -101,14 +101,14 @@ rule figure_topometric_distributions:
             category="Topometrics",
         ),
         pdf=f"{RESULTS}/figures/topometric_distributions.pdf",
-    params:
-        code=code("figures"),
     log:
         f"{LOGS}/figures/topometric_distributions.log",
     benchmark:
         f"{LOGS}/benchmarks/figures/topometric_distributions.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code("figures"),
     script:
         "../scripts/figure_topometric_distributions.py"
 
@@ -125,14 +125,14 @@ if "mge_drawing" in FIGURES:
                 category="Topometrics",
             ),
             pdf=f"{RESULTS}/figures/mge_drawing.pdf",
-        params:
-            run=drawn_run().path,
-            code=code("figures"),
         log:
             f"{LOGS}/figures/mge_drawing.log",
         benchmark:
             f"{LOGS}/benchmarks/figures/mge_drawing.tsv"
         conda:
             CONDA_ENV
+        params:
+            run=drawn_run().path,
+            code=code("figures"),
         script:
             "../scripts/figure_mge_drawing.py"

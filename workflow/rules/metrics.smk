@@ -14,19 +14,19 @@ rule metrics:
         **{f"graph_{encoding}": graph_output(encoding) for encoding in config["encodings"]},
         **{name: f"{RESULTS}/runs/{RUN}/metrics_{name}.parquet" for name in metric_names()},
         provenance=f"{RESULTS}/runs/{RUN}/metrics.json",
+    log:
+        f"{LOGS}/metrics/{RUN}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/metrics/{RUN}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["training"]["threads"]  # torch and the metric kernels use training.threads
+    resources:
+        mem_mb=graph_mem_mb,
     params:
         encodings=config["encodings"],
         metrics=metric_names(),
         config=run_config("metrics"),
         code=code("metrics"),
-    log:
-        f"{LOGS}/metrics/{RUN}.log",
-    benchmark:
-        f"{LOGS}/benchmarks/metrics/{RUN}.tsv"
-    threads: config["training"]["threads"]  # torch and the metric kernels use training.threads
-    resources:
-        mem_mb=graph_mem_mb,
-    conda:
-        CONDA_ENV
     script:
         "../scripts/metrics.py"

@@ -28,11 +28,14 @@ NNSTD_TARGETS = []
 if NNSTD["enabled"] and NNSTD["reference"]:
     NNSTD_TARGETS.append(f"{NNSTD_REF}/status.html")  # pulls in the figure, or the skip note when offline
 if NNSTD["enabled"] and NNSTD["chain"]:
-    NNSTD_TARGETS += expand(f"{NNSTD_OUT}/chain/{{name}}", name=["pairs.parquet", "accuracy.csv",
-                                                                 "nnstd_chain.png", "nnstd_chain.pdf"])
+    NNSTD_TARGETS += expand(
+        f"{NNSTD_OUT}/chain/{{name}}", name=["pairs.parquet", "accuracy.csv", "nnstd_chain.png", "nnstd_chain.pdf"]
+    )
 if NNSTD_RUNS_ON:
-    NNSTD_TARGETS += expand(f"{NNSTD_OUT}/runs/{{name}}", name=["pairs.parquet", "pairs.csv", "layers.parquet",
-                                                                "nnstd_runs.png", "nnstd_runs.pdf"])
+    NNSTD_TARGETS += expand(
+        f"{NNSTD_OUT}/runs/{{name}}",
+        name=["pairs.parquet", "pairs.csv", "layers.parquet", "nnstd_runs.png", "nnstd_runs.pdf"],
+    )
 
 if NNSTD_REFERENCE_ON:
     # Snapshot epochs of the reference figure: nnstd.reference_epochs, else every epoch of the local copy or of
@@ -49,12 +52,16 @@ if NNSTD_REFERENCE_ON:
             _fetched = json.loads(_status.read_text())
         except ValueError:
             _fetched = {}
-        NNSTD_REFERENCE_ATTEMPT = (str(_fetched.get("attempt", "")) if _fetched.get("available")
-                                   else f"retry after the offline attempt of {_status.stat().st_mtime_ns}")
+        NNSTD_REFERENCE_ATTEMPT = (
+            str(_fetched.get("attempt", ""))
+            if _fetched.get("available")
+            else f"retry after the offline attempt of {_status.stat().st_mtime_ns}"
+        )
 
     # what the reference pairs read: the local copy, or the fetch status of the downloaded copy
-    NNSTD_REFERENCE_SOURCE = ({"topologies": NNSTD_REFERENCE_LOCAL} if NNSTD_REFERENCE_LOCAL
-                              else {"status": f"{NNSTD_REF}/fetch.json"})
+    NNSTD_REFERENCE_SOURCE = (
+        {"topologies": NNSTD_REFERENCE_LOCAL} if NNSTD_REFERENCE_LOCAL else {"status": f"{NNSTD_REF}/fetch.json"}
+    )
 
 
 # ---- the original study's topologies (Fig. 4 of Liu et al.)
@@ -74,18 +81,18 @@ if NNSTD_REFERENCE_ON:
         checkpoint nnstd_reference_fetch:
             output:
                 status=f"{NNSTD_REF}/fetch.json",
-            params:
-                code=code("nnstd"),
-                folder=f"{NNSTD_REF}/topo",
-                epochs=NNSTD_REFERENCE_EPOCHS,
-                attempt=NNSTD_REFERENCE_ATTEMPT,
-                skip_note=f"{NNSTD_REF}/SKIPPED.md",
             log:
                 f"{NNSTD_LOGS}/reference_fetch.log",
             benchmark:
                 f"{NNSTD_BENCHMARKS}/reference_fetch.tsv"
             conda:
                 CONDA_ENV
+            params:
+                code=code("nnstd"),
+                folder=f"{NNSTD_REF}/topo",
+                epochs=NNSTD_REFERENCE_EPOCHS,
+                attempt=NNSTD_REFERENCE_ATTEMPT,
+                skip_note=f"{NNSTD_REF}/SKIPPED.md",
             script:
                 "../scripts/nnstd_reference_fetch.py"
 
@@ -94,13 +101,13 @@ if NNSTD_REFERENCE_ON:
                 status=f"{NNSTD_REF}/fetch.json",
             output:
                 f"{NNSTD_REF}/SKIPPED.md",
-            params:
-                code=code("nnstd"),
-                figure=NNSTD_REFERENCE_FIGURE["png"],
             log:
                 f"{NNSTD_LOGS}/reference_skipped.log",
             conda:
                 CONDA_ENV
+            params:
+                code=code("nnstd"),
+                figure=NNSTD_REFERENCE_FIGURE["png"],
             script:
                 "../scripts/nnstd_reference_skipped.py"
 
@@ -109,20 +116,20 @@ if NNSTD_REFERENCE_ON:
             **NNSTD_REFERENCE_SOURCE,
         output:
             temp(f"{NNSTD_REF}/pairs_epoch{{epoch}}.parquet"),
+        log:
+            f"{NNSTD_LOGS}/reference_epoch{{epoch}}.log",
+        benchmark:
+            f"{NNSTD_BENCHMARKS}/reference_epoch{{epoch}}.tsv"
+        wildcard_constraints:
+            epoch=r"\d+",
+        conda:
+            CONDA_ENV
+        threads: 1
         params:
             code=code("nnstd"),
             folder=NNSTD_REFERENCE_FOLDER,
             null_draws=NNSTD["null_draws"],
             null_seed=NNSTD["null_seed"],
-        wildcard_constraints:
-            epoch=r"\d+",
-        threads: 1
-        log:
-            f"{NNSTD_LOGS}/reference_epoch{{epoch}}.log",
-        benchmark:
-            f"{NNSTD_BENCHMARKS}/reference_epoch{{epoch}}.tsv"
-        conda:
-            CONDA_ENV
         script:
             "../scripts/nnstd_reference_pairs.py"
 
@@ -132,12 +139,12 @@ if NNSTD_REFERENCE_ON:
         output:
             pairs=f"{NNSTD_REF}/pairs.parquet",
             csv=f"{NNSTD_REF}/pairs.csv",
-        params:
-            code=code("nnstd"),
         log:
             f"{NNSTD_LOGS}/reference_pairs.log",
         conda:
             CONDA_ENV
+        params:
+            code=code("nnstd"),
         script:
             "../scripts/nnstd_concat_pairs.py"
 
@@ -145,18 +152,21 @@ if NNSTD_REFERENCE_ON:
         input:
             pairs=f"{NNSTD_REF}/pairs.parquet",
         output:
-            png=report(f"{NNSTD_REF}/nnstd_reference.png", caption="../report/nnstd_reference.rst",
-                       category="Topology distance"),
+            png=report(
+                f"{NNSTD_REF}/nnstd_reference.png",
+                caption="../report/nnstd_reference.rst",
+                category="Topology distance",
+            ),
             pdf=f"{NNSTD_REF}/nnstd_reference.pdf",
-        params:
-            code=code("nnstd"),
-            title="NNSTD of the original study's SET-MLPs (Liu et al. 2020, Fig. 4 data)",
         log:
             f"{NNSTD_LOGS}/reference_figure.log",
         benchmark:
             f"{NNSTD_BENCHMARKS}/reference_figure.tsv"
         conda:
             CONDA_ENV
+        params:
+            code=code("nnstd"),
+            title="NNSTD of the original study's SET-MLPs (Liu et al. 2020, Fig. 4 data)",
         script:
             "../scripts/nnstd_heatmap.py"
 
@@ -164,25 +174,30 @@ if NNSTD_REFERENCE_ON:
         input:
             # the figure and its table when the topologies are there; the skip note when the download failed
             unpack(
-                lambda wildcards: NNSTD_REFERENCE_FIGURE
-                if NNSTD_REFERENCE_LOCAL
-                else status_inputs(
-                    checkpoints.nnstd_reference_fetch.get().output.status,
-                    NNSTD_REFERENCE_FIGURE,
-                    f"{NNSTD_REF}/SKIPPED.md",
+                lambda wildcards: (
+                    NNSTD_REFERENCE_FIGURE
+                    if NNSTD_REFERENCE_LOCAL
+                    else status_inputs(
+                        checkpoints.nnstd_reference_fetch.get().output.status,
+                        NNSTD_REFERENCE_FIGURE,
+                        f"{NNSTD_REF}/SKIPPED.md",
+                    )
                 )
             ),
         output:
-            report(f"{NNSTD_REF}/status.html", caption="../report/nnstd_reference_status.rst",
-                   category="Topology distance"),
-        params:
-            code=code("nnstd"),
-            local=NNSTD_REFERENCE_LOCAL,
-            epochs=NNSTD_REFERENCE_EPOCHS,
+            report(
+                f"{NNSTD_REF}/status.html",
+                caption="../report/nnstd_reference_status.rst",
+                category="Topology distance",
+            ),
         log:
             f"{NNSTD_LOGS}/reference_status.log",
         conda:
             CONDA_ENV
+        params:
+            code=code("nnstd"),
+            local=NNSTD_REFERENCE_LOCAL,
+            epochs=NNSTD_REFERENCE_EPOCHS,
         script:
             "../scripts/nnstd_reference_status.py"
 
@@ -191,14 +206,14 @@ if NNSTD_REFERENCE_ON:
 rule nnstd_chain_dataset:
     output:
         f"{NNSTD_OUT}/chain/data.npz",
-    params:
-        code=code("nnstd"),
-        dataset=NNSTD["dataset"],
-        options={"image_size": NNSTD["image_size"]},
     log:
         f"{NNSTD_LOGS}/chain_dataset.log",
     conda:
         CONDA_ENV
+    params:
+        code=code("nnstd"),
+        dataset=NNSTD["dataset"],
+        options={"image_size": NNSTD["image_size"]},
     script:
         "../scripts/nnstd_chain_dataset.py"
 
@@ -206,13 +221,13 @@ rule nnstd_chain_dataset:
 rule nnstd_chain_init:
     output:
         f"{NNSTD_OUT}/chain/init_masks.npz",
-    params:
-        code=code("nnstd"),
-        options=chain_options(NNSTD),
     log:
         f"{NNSTD_LOGS}/chain_init.log",
     conda:
         CONDA_ENV
+    params:
+        code=code("nnstd"),
+        options=chain_options(NNSTD),
     script:
         "../scripts/nnstd_chain_init.py"
 
@@ -224,18 +239,18 @@ rule nnstd_chain_train:
     output:
         masks=f"{NNSTD_OUT}/chain/w{{network}}/masks_per_epoch.npz",
         summary=f"{NNSTD_OUT}/chain/w{{network}}/train.json",
-    params:
-        code=code("nnstd"),
-        options=chain_options(NNSTD),
-    wildcard_constraints:
-        network=r"\d+",
-    threads: 1
     log:
         f"{NNSTD_LOGS}/chain_train_w{{network}}.log",
     benchmark:
         f"{NNSTD_BENCHMARKS}/chain_train_w{{network}}.tsv"
+    wildcard_constraints:
+        network=r"\d+",
     conda:
         CONDA_ENV
+    threads: 1
+    params:
+        code=code("nnstd"),
+        options=chain_options(NNSTD),
     script:
         "../scripts/nnstd_chain_train.py"
 
@@ -248,18 +263,18 @@ rule nnstd_chain_pairs:
         pairs=f"{NNSTD_OUT}/chain/pairs.parquet",
         csv=f"{NNSTD_OUT}/chain/pairs.csv",
         accuracy=f"{NNSTD_OUT}/chain/accuracy.csv",
-    params:
-        code=code("nnstd"),
-        names=[f"w{k}" for k in range(NNSTD["networks"])],
-        epochs=[e for e in NNSTD["snapshot_epochs"] if e <= NNSTD["epochs"]],
-        null_draws=NNSTD["null_draws"],
-        null_seed=NNSTD["null_seed"],
     log:
         f"{NNSTD_LOGS}/chain_pairs.log",
     benchmark:
         f"{NNSTD_BENCHMARKS}/chain_pairs.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code("nnstd"),
+        names=[f"w{k}" for k in range(NNSTD["networks"])],
+        epochs=[e for e in NNSTD["snapshot_epochs"] if e <= NNSTD["epochs"]],
+        null_draws=NNSTD["null_draws"],
+        null_seed=NNSTD["null_seed"],
     script:
         "../scripts/nnstd_chain_pairs.py"
 
@@ -268,18 +283,19 @@ rule nnstd_chain_figure:
     input:
         pairs=f"{NNSTD_OUT}/chain/pairs.parquet",
     output:
-        png=report(f"{NNSTD_OUT}/chain/nnstd_chain.png", caption="../report/nnstd_chain.rst",
-                   category="Topology distance"),
+        png=report(
+            f"{NNSTD_OUT}/chain/nnstd_chain.png", caption="../report/nnstd_chain.rst", category="Topology distance"
+        ),
         pdf=f"{NNSTD_OUT}/chain/nnstd_chain.pdf",
-    params:
-        code=code("nnstd"),
-        title="NNSTD of the project's SET chain (1% perturbation steps)",
     log:
         f"{NNSTD_LOGS}/chain_figure.log",
     benchmark:
         f"{NNSTD_BENCHMARKS}/chain_figure.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code("nnstd"),
+        title="NNSTD of the project's SET chain (1% perturbation steps)",
     script:
         "../scripts/nnstd_heatmap.py"
 
@@ -295,18 +311,18 @@ if NNSTD_RUNS_ON:
             pairs=f"{NNSTD_OUT}/runs/pairs.parquet",
             csv=f"{NNSTD_OUT}/runs/pairs.csv",
             layers=f"{NNSTD_OUT}/runs/layers.parquet",
-        params:
-            code=code("nnstd"),
-            runs=[run.keys() for run in sparse_runs()],
-            null_draws=NNSTD["null_draws"],
-            null_seed=NNSTD["null_seed"],
-        threads: 1
         log:
             f"{NNSTD_LOGS}/runs_pairs.log",
         benchmark:
             f"{NNSTD_BENCHMARKS}/runs_pairs.tsv"
         conda:
             CONDA_ENV
+        threads: 1
+        params:
+            code=code("nnstd"),
+            runs=[run.keys() for run in sparse_runs()],
+            null_draws=NNSTD["null_draws"],
+            null_seed=NNSTD["null_seed"],
         script:
             "../scripts/nnstd_runs_pairs.py"
 
@@ -314,16 +330,17 @@ if NNSTD_RUNS_ON:
         input:
             pairs=f"{NNSTD_OUT}/runs/pairs.parquet",
         output:
-            png=report(f"{NNSTD_OUT}/runs/nnstd_runs.png", caption="../report/nnstd_runs.rst",
-                       category="Topology distance"),
+            png=report(
+                f"{NNSTD_OUT}/runs/nnstd_runs.png", caption="../report/nnstd_runs.rst", category="Topology distance"
+            ),
             pdf=f"{NNSTD_OUT}/runs/nnstd_runs.pdf",
-        params:
-            code=code("nnstd"),
         log:
             f"{NNSTD_LOGS}/runs_figure.log",
         benchmark:
             f"{NNSTD_BENCHMARKS}/runs_figure.tsv"
         conda:
             CONDA_ENV
+        params:
+            code=code("nnstd"),
         script:
             "../scripts/nnstd_runs_figure.py"

@@ -18,19 +18,19 @@ if TRAINING:
             pt=f"{RESULTS}/runs/{RUN}/train.pt",
             json=f"{RESULTS}/runs/{RUN}/train.json",
             masks=f"{RESULTS}/runs/{RUN}/masks_per_epoch.npz",
-        params:
-            config=run_config("train"),
-            code=code("train"),
         log:
             f"{LOGS}/train/{RUN}.log",
         benchmark:
             f"{LOGS}/benchmarks/train/{RUN}.tsv"
+        conda:
+            CONDA_ENV
         threads: config["training"]["threads"]
         resources:
             mem_mb=8000,
             gpu=1,
-        conda:
-            CONDA_ENV
+        params:
+            config=run_config("train"),
+            code=code("train"),
         script:
             "../scripts/train.py"
 
@@ -42,17 +42,17 @@ else:
         output:
             prune=f"{RESULTS}/runs/{RUN}/prune.pt",
             prune_json=f"{RESULTS}/runs/{RUN}/prune.json",
-        params:
-            config=run_config("train"),
-            code=code("prune"),
         log:
             f"{LOGS}/prune/{RUN}.log",
         benchmark:
             f"{LOGS}/benchmarks/prune/{RUN}.tsv"
+        conda:
+            CONDA_ENV
         threads: config["training"]["threads"]
         resources:
             mem_mb=8000,
-        conda:
-            CONDA_ENV
+        params:
+            config=run_config("train"),
+            code=code("prune"),
         script:
             "../scripts/prune.py"
