@@ -17,6 +17,7 @@ from .core import (
     run_pruner,
 )
 from . import dynamic, random_masks, saliency, slimming, spline  # noqa: F401,E402  (register every built-in pruner)
+from . import topology_generators  # noqa: F401,E402  (random_topology: the interventional study's generators)
 
 __all__ = [
     "PRUNERS", "PruneContext", "Pruner", "apply_masks", "global_topk", "kept_count", "layer_densities",
