@@ -59,8 +59,8 @@ def sparse_runs():
 
 
 def dense_runs():
-    """The dense baseline of every (dataset, model, seed) (none without training)."""
-    if not TRAINING:
+    """The dense baseline of every (dataset, model, seed) (none without training or with dense_baselines: false)."""
+    if not TRAINING or not config["dense_baselines"]:
         return []
     return [
         Run(d, m, "dense", 0.0, int(k))
