@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from sparsetopo.models import build_model, prunable_layers
 from sparsetopo.pruning import PRUNERS, PruneContext, layer_densities, run_pruner
@@ -228,3 +231,100 @@ def test_conv6_width_multiplies_the_hidden_widths_and_one_is_the_paper_network()
     assert all(torch.equal(a, b) for a, b in zip(paper.state_dict().values(), one.state_dict().values()))
     with pytest.raises(ValueError, match="width must be a number > 0"):
         build_model("conv6", SHAPE, 10, width=0)
+
+
+# ------------------------------------------------------------------- the study: configs, no dense baselines
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _study(pilot: bool) -> dict:
+    """The interventional study's config, with the pilot's file merged over it as Snakemake merges them."""
+    cfg = yaml.safe_load((ROOT / "config" / "topology-intervention.yaml").read_text())
+    if pilot:
+        cfg.update(yaml.safe_load((ROOT / "config" / "topology-intervention-pilot.yaml").read_text()))
+    return cfg
+
+
+@pytest.mark.parametrize("pilot, generators", [(False, 160), (True, 20)])
+def test_study_configs_are_valid_and_give_one_cluster_per_generator(pilot, generators, schema_path, tmp_path):
+    from sparsetopo.config import validate_config
+    from sparsetopo.stages.run import sparse_grid
+
+    cfg = validate_config(_study(pilot), schema_path, base_dir=tmp_path)
+    runs = sparse_grid(cfg)
+    assert cfg["seeds"] == list(range(generators)) and not cfg["dense_baselines"]
+    assert len(runs) == generators * len(cfg["sparsities"]) >= generators * 2
+    assert {r.pruner for r in runs} == {"random_topology"} and {r.model for r in runs} == {"conv6"}
+    assert cfg["analysis"]["cv"] == ["seed"] and cfg["claims"]["cv"] == "seed"
+
+
+def test_the_pilot_plans_four_batches_and_no_dense_run(tmp_path):
+    import subprocess
+
+    from workflow_helpers import SNAKEMAKE, make_workdir
+
+    workdir = make_workdir(tmp_path)
+    dry = subprocess.run([*SNAKEMAKE, "-n", "--configfile", "config/topology-intervention.yaml",
+                          "config/topology-intervention-pilot.yaml"], cwd=workdir, text=True, capture_output=True,
+                         timeout=900)
+    out = dry.stdout + dry.stderr
+    assert dry.returncode == 0, out[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
+    batches = sorted(k for k in counts if k.startswith("runs_batch_"))
+    assert batches == [f"runs_batch_{i}" for i in range(4)], counts  # 20 generators x 2 sparsities, 10 per job
+    assert "train" not in counts and "metrics" not in counts and "/dense/" not in out
+
+
+def test_collected_runs_without_dense_baselines_predict_accuracy(tmp_path):
+    """No dense run: dense accuracy and accuracy drop are null, and the analyses' target is the accuracy."""
+    from sparsetopo.analysis.features import base_runs
+    from sparsetopo.collect import runs_table
+    from sparsetopo.io import write_json
+
+    paths = []
+    for seed, accuracy in enumerate((0.91, 0.85, 0.1)):
+        path = tmp_path / f"train{seed}.json"
+        write_json(path, {"dataset": "mnist5k", "model": "conv6", "pruner": "random_topology", "sparsity": 0.99,
+                          "seed": seed, "accuracy": accuracy, "density": 0.01, "failed": False})
+        paths.append(path)
+    runs = runs_table(paths, {"mnist5k": 10})
+    assert runs["dense_accuracy"].is_null().all() and runs["accuracy_drop"].is_null().all()
+    assert runs["collapsed"].to_list() == [False, False, True]  # 0.1 <= 1.2 x chance
+    rows = base_runs({"multipartite": runs})
+    assert set(rows["target"]) == {"accuracy"} and rows["y"].to_list() == [0.91, 0.85, 0.1]
+
+
+def test_runs_in_batches_give_what_their_own_jobs_give(tmp_path):
+    """runs_per_job 2: the 3 seeds of each cell (dense baselines included) in 2 jobs each; the dense runs are trained,
+    not measured (as without batches); every artifact (masks,
+    trained weights, graphs, metric tables, collected tables) is what its stage derives from its recorded inputs
+    in a process of its own (``verify``)."""
+    import subprocess
+
+    import polars as pl
+
+    from sparsetopo.verify import candidates, verify
+    from workflow_helpers import SNAKEMAKE, make_workdir
+
+    workdir = make_workdir(tmp_path)
+    study = {"study": "batched", "datasets": ["digits"], "models": ["mlp"], "model_options": {"mlp": {"hidden": [16]}},
+             "pruners": ["random_topology"], "sparsities": [0.8], "seeds": {"count": 3}, "runs_per_job": 2,
+             "training": {"epochs": 1}, "encodings": ["multipartite", "rolled"], "metrics": {"ramanujan": False},
+             "analyses": [], "claims": {"enabled": False}, "audit": {"sample": 0}, "drawing": {"enabled": False}}
+    (workdir / "batched.yaml").write_text(yaml.safe_dump(study))
+    proc = subprocess.run([*SNAKEMAKE, "--configfile", "batched.yaml", "--cores", "2", "results/batched/tables/runs.parquet"],
+                          cwd=workdir, text=True, capture_output=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
+    assert sorted(k for k in jobs if k.startswith("runs_batch_")) == [f"runs_batch_{i}" for i in range(4)], jobs
+    assert "train" not in jobs and "metrics" not in jobs
+    runs = pl.read_parquet(workdir / "results" / "batched" / "tables" / "runs.parquet")
+    assert sorted(runs["pruner"].to_list()) == ["dense"] * 3 + ["random_topology"] * 3
+    stages = {}
+    for path in candidates(workdir / "results" / "batched"):
+        verdict = verify(path)
+        assert verdict.identical, (path, verdict.difference)
+        stages[verdict.stage] = stages.get(verdict.stage, 0) + 1
+    assert stages["prune"] == stages["train"] == 6 and stages["metrics"] == 6, stages  # 3 sparse runs x 2 tables

@@ -4,6 +4,7 @@ import itertools
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -32,6 +33,9 @@ RUNS_SOURCE = config["source"] == "runs"
 TRAINING = config["training"][
     "enabled"
 ]  # false: prune only (e.g. a shape-only dataset); metrics of the initial weights
+# runs_per_job > 1: each job prunes, trains and measures several runs (workflow/rules/batch.smk) instead of one
+# train and one metrics job per run
+BATCHED = RUNS_SOURCE and config["runs_per_job"] > 1
 
 
 wildcard_constraints:
