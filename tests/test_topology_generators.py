@@ -328,3 +328,22 @@ def test_runs_in_batches_give_what_their_own_jobs_give(tmp_path):
         assert verdict.identical, (path, verdict.difference)
         stages[verdict.stage] = stages.get(verdict.stage, 0) + 1
     assert stages["prune"] == stages["train"] == 6 and stages["metrics"] == 6, stages  # 3 sparse runs x 2 tables
+
+
+def test_accuracy_figure_without_dense_baselines_has_no_empty_drop_row(monkeypatch, tmp_path):
+    import polars as pl
+
+    from sparsetopo import plots
+
+    panels = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, png, pdf=None: panels.setdefault(
+        "rows", [round(ax.get_position().y0, 3) for ax in fig.axes if ax.get_ylabel()]))
+    rows = [{"dataset": "mnist5k", "model": "conv6", "pruner": "random_topology", "sparsity": s, "seed": k,
+             "accuracy": 0.9 - s + 0.01 * k, "failed": False, "relative_accuracy_drop": None}
+            for s in (0.97, 0.98) for k in range(3)]
+    plots.accuracy_vs_sparsity(pl.DataFrame(rows), tmp_path / "a.png")
+    assert len(panels.pop("rows")) == 1  # accuracy only
+    with_dense = [{**r, "relative_accuracy_drop": 0.05} for r in rows]
+    with_dense.append({**rows[0], "pruner": "dense", "sparsity": 0.0, "relative_accuracy_drop": 0.0})
+    plots.accuracy_vs_sparsity(pl.DataFrame(with_dense), tmp_path / "b.png")
+    assert len(panels["rows"]) == 2  # accuracy and relative drop

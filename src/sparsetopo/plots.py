@@ -49,17 +49,20 @@ def save_figure(fig, png: str | Path, pdf: str | Path | None = None) -> list[Pat
 
 def accuracy_vs_sparsity(runs: pl.DataFrame, png: str | Path, pdf: str | Path | None = None) -> None:
     """Accuracy and relative accuracy drop against sparsity, one line per pruner, one column per model
-    (rows: accuracy, drop; mean over seeds with 95% CI); the dense accuracy as a dashed line."""
+    (rows: accuracy, drop; mean over seeds with 95% CI); the dense accuracy as a dashed line. Without dense
+    baselines (config ``dense_baselines: false``) only the accuracy row."""
     sparse = runs.filter((pl.col("pruner") != "dense") & ~pl.col("failed")).to_pandas()
     dense = runs.filter(pl.col("pruner") == "dense").group_by("dataset", "model").agg(pl.col("accuracy").mean())
     models = sorted(sparse["model"].unique())
     colours = pruner_colours(sparse["pruner"])
-    fig, axes = plt.subplots(2, len(models), figsize=(4.2 * len(models), 7), squeeze=False, sharex=True,
-                             layout="constrained")
+    rows = [("accuracy", "test accuracy")]
+    if sparse["relative_accuracy_drop"].notna().any():
+        rows.append(("relative_accuracy_drop", "relative accuracy drop"))
+    fig, axes = plt.subplots(len(rows), len(models), figsize=(4.2 * len(models), 3.5 * len(rows)), squeeze=False,
+                             sharex=True, layout="constrained")
     for j, model in enumerate(models):
         part = sparse[sparse["model"] == model]
-        for i, (column, label) in enumerate((("accuracy", "test accuracy"),
-                                             ("relative_accuracy_drop", "relative accuracy drop"))):
+        for i, (column, label) in enumerate(rows):
             ax = axes[i][j]
             sns.lineplot(data=part, x="sparsity", y=column, hue="pruner", hue_order=list(colours), palette=colours,
                          style="dataset" if part["dataset"].nunique() > 1 else None, marker="o",
@@ -71,7 +74,8 @@ def accuracy_vs_sparsity(runs: pl.DataFrame, png: str | Path, pdf: str | Path | 
             ax.set_ylabel(label)
     if axes[0][-1].get_legend() is not None:
         sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1))
-    fig.suptitle("Sparse networks: accuracy and accuracy drop vs sparsity (dashed: dense baseline)")
+    fig.suptitle("Sparse networks: accuracy and accuracy drop vs sparsity (dashed: dense baseline)" if len(rows) > 1
+                 else "Sparse networks: accuracy vs sparsity (no dense baseline)")
     save_figure(fig, png, pdf)
 
 
