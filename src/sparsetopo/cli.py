@@ -9,6 +9,9 @@
     sparsetopo nnstd DIR_A DIR_B --json
     sparsetopo inspect ARTIFACT [--json]
     sparsetopo verify ARTIFACT [--force] | sparsetopo verify --sample 5 results/STUDY [--out audit.md]
+
+Exit codes: 0 done (for verify: every artifact identical); 1 verify found a difference or could not re-derive an
+artifact; 2 an error (bad arguments, configuration, name or artifact), said in one line on stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import math
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -51,13 +55,52 @@ def _config(path: str | None) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 
 
+EXIT_CODES = ("exit codes: 0 done (verify: every artifact identical); 1 verify found a difference or could not "
+              "re-derive an artifact; 2 an error (bad arguments, configuration, name or artifact), said in one line "
+              "on stderr")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with an epilog made when the help is shown (``epilog_fn``), so that listing the pruners imports
+    the library only for ``--help``."""
+
+    def __init__(self, *args: Any, epilog_fn: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.epilog_fn = epilog_fn
+
+    def format_help(self) -> str:
+        if self.epilog_fn is not None:
+            self.epilog = self.epilog_fn()
+        return super().format_help()
+
+
+def pruner_catalogue() -> str:
+    """The registered pruners for ``--help``: name, what it is, whether it reads data or trains dynamically, and
+    its options with their defaults (set them under ``pruner_options.<name>`` of a config, used with --config)."""
+    from .pruning import PRUNERS
+
+    lines = ["pruners (options go under pruner_options.<name> of the --config file; defaults shown):"]
+    for name in PRUNERS.names():
+        pruner = PRUNERS.get(name)
+        kind = ", ".join(k for k, on in (("reads training data", pruner.needs_data),
+                                          ("dynamic sparse training", pruner.dynamic is not None)) if on)
+        about = " ".join((pruner.prune.__doc__ or pruner.description or name).split("\n\n")[0].split())
+        head = f"  {name}: {about}" + (f" [{kind}]" if kind else "")
+        lines += textwrap.wrap(head, 116, subsequent_indent="      ")
+        if pruner.defaults:
+            options = ", ".join(f"{k}={v!r}" for k, v in pruner.defaults.items())
+            lines += textwrap.wrap(f"options: {options}", 116, initial_indent="      ", subsequent_indent="        ")
+    return "\n".join(lines)
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--pruner", required=True)
-    p.add_argument("--sparsity", type=float, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", help="YAML config whose dataset/model/pruner options and data_root are used")
+    p.add_argument("--model", required=True, help="architecture, e.g. resnet20, conv6, mlp (a wrong name lists all)")
+    p.add_argument("--dataset", required=True, help="fixes input shape and classes, e.g. cifar10, mnist5k, digits")
+    p.add_argument("--pruner", required=True, help="one of the pruners listed below")
+    p.add_argument("--sparsity", type=float, required=True, help="fraction of prunable weights removed, in [0, 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the pruner (default 0)")
+    p.add_argument("--config", help="YAML config whose dataset_options, model_options, pruner_options and "
+                                    "data_root are used")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -210,13 +253,25 @@ def cmd_verify(args) -> int:
     return 0 if all(v.identical for v in verdicts) else 1
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sparsetopo", description=__doc__.split("\n\n")[0])
+    from . import __version__
+
+    parser = _Parser(prog="sparsetopo", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES)
+    parser.add_argument("--version", action="version", version=f"sparsetopo {__version__}")
+    parser.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS,
+                        help="show the library's log messages of this level and above on stderr (default WARNING; "
+                             "INFO shows progress, e.g. per epoch and per graph)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("prune", help="prune one network at initialisation and print its layer densities")
+    run_help = dict(formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog_fn=lambda: pruner_catalogue() + "\n\n" + "\n".join(textwrap.wrap(EXIT_CODES, 116)))
+    p = sub.add_parser("prune", help="prune one network at initialisation and print its layer densities",
+                       **run_help)
     _run_args(p)
     p.set_defaults(func=cmd_prune)
-    p = sub.add_parser("graph-summary", help="encode one network as a graph and print its size")
+    p = sub.add_parser("graph-summary", help="encode one network as a graph and print its size", **run_help)
     _run_args(p)
     p.add_argument("--encoding", required=True, choices=["multipartite", "rolled", "rolled_channel"])
     p.add_argument("--weights", default="init", help="'init' (prune now) or a prune.pt/train.pt checkpoint")
@@ -259,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
     from .config import ConfigError
     from .data import DatasetError
     from .io import ArtifactError
