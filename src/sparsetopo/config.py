@@ -141,7 +141,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
     """Return the config with defaults filled in, or raise one ConfigError naming the key, value and the fix."""
     import jsonschema
 
-    from .data import DATASETS, dataset_info
+    from .data import DATASETS, dataset_info, missing_data
     from .encodings import ENCODERS
     from .models import MODELS
     from .pruning import PRUNERS
@@ -197,10 +197,10 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
                 raise ConfigError(f"config key 'datasets': {dataset!r} has no images (shape only), so nothing can be "
                                   f"trained on it; set training: {{enabled: false}} to measure the topology of "
                                   f"pruned initial networks")
-            if not info.embedded and not info.shape_only and not cfg["download"] and not root.is_dir():
-                raise ConfigError(f"config key 'data_root': folder {str(root)!r} does not exist and download is off, "
-                                  f"so dataset {dataset!r} cannot be read; set data_root to the folder holding it "
-                                  f"or set download: true")
+            problem = None if cfg["download"] else missing_data(dataset, root)
+            if problem:
+                raise ConfigError(f"config key 'data_root': {problem} and download is off; put the dataset there, "
+                                  f"set data_root to the folder holding it, or set download: true")
         for model in cfg["models"]:
             for dataset in cfg["datasets"]:
                 info = dataset_info(dataset, cfg.get("dataset_options", {}).get(dataset))
