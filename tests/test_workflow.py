@@ -64,6 +64,29 @@ def test_figures_and_report(study):
     assert "Verdicts of study" in html and "claims_prediction.png" in html  # the verdicts open the report
 
 
+def test_report_opens_at_its_top_in_a_browser(study):
+    """The report as a reader meets it, in headless Chromium at 1400 x 900: it opens on the verdicts page with its
+    title and the T1 row in the first screen (not centred partway down a page taller than the screen), the verdict
+    table uses the pane's width, and a browser driver can click the T1 row's link."""
+    from report_browser import HOW_TO_INSTALL, Browser, find_chromium, first_screen, in_view
+
+    if find_chromium() is None:
+        pytest.skip(HOW_TO_INSTALL)
+    report = study / "results" / "test" / "report.html"
+    if not report.exists():
+        snakemake(study, "--report", "results/test/report.html")
+    with Browser(1400, 900) as browser:
+        found = first_screen(report, browser=browser)
+        assert found["viewport"] == [1400, 900] and found["title_text"] == "Verdicts of study test"
+        assert found["scroll_height"] > 2 * 900, found  # a page taller than the screen: what centring broke
+        assert in_view(found["title"], found["viewport"]) and found["title"]["top"] < 100, found
+        assert in_view(found["t1"], found["viewport"]) and found["t1_on_top"], found
+        assert found["table"]["width"] >= found["pane"]["width"] - 60, found  # the pane's width, less its padding
+        browser.click_link("claims_prediction.png")  # refused for an element outside the viewport
+        assert browser.wait_for("return document.body.innerText.includes('results/test/figures/claims_prediction.png')"
+                                " && document.body.innerText.includes('Prediction claims')", timeout=10)
+
+
 def test_every_compute_rule_logged(study):
     logs = study / "logs" / "test"
     for stage in ("train", "metrics"):
