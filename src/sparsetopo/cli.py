@@ -263,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sparsetopo {__version__}")
     parser.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS,
                         help="show the library's log messages of this level and above on stderr (default WARNING; "
-                             "INFO shows progress, e.g. per epoch and per graph)")
+                             "INFO shows what the stages log as they go, e.g. each epoch when verify re-derives a "
+                             "train.pt)")
     sub = parser.add_subparsers(dest="command", required=True)
     run_help = dict(formatter_class=argparse.RawDescriptionHelpFormatter,
                     epilog_fn=lambda: pruner_catalogue() + "\n\n" + "\n".join(textwrap.wrap(EXIT_CODES, 116)))
