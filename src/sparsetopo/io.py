@@ -117,33 +117,29 @@ def load_torch(path: str | os.PathLike) -> Any:
 
 
 PROVENANCE_KEY = "sparsetopo.provenance"
-def read_parquet(path: str | os.PathLike):
-    """``polars.read_parquet``; a missing, truncated or corrupt file raises one :class:`ArtifactError` that names
-    it and says what to do."""
+def _parquet(path: str | os.PathLike, read: str):
+    """``polars.<read>(path)``; a missing, truncated or corrupt file raises one :class:`ArtifactError` that names it
+    and says what to do."""
     import polars as pl
 
     path = Path(path)
     if not path.exists():
         raise ArtifactError(f"{path}: file not found")
     try:
-        return pl.read_parquet(path)
+        return getattr(pl, read)(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise ArtifactError(f"{path}: not a readable parquet file ({_first_line(exc)}); it is truncated or "
                             f"corrupt: {REMAKE}") from None
+
+
+def read_parquet(path: str | os.PathLike):
+    """``polars.read_parquet``, with one clear error for a missing, truncated or corrupt file."""
+    return _parquet(path, "read_parquet")
 
 
 def read_parquet_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The key-value metadata of a parquet file (errors as :func:`read_parquet`)."""
-    import polars as pl
-
-    path = Path(path)
-    if not path.exists():
-        raise ArtifactError(f"{path}: file not found")
-    try:
-        return pl.read_parquet_metadata(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise ArtifactError(f"{path}: not a readable parquet file ({_first_line(exc)}); it is truncated or "
-                            f"corrupt: {REMAKE}") from None
+    return _parquet(path, "read_parquet_metadata")
 
 
 @contextlib.contextmanager
