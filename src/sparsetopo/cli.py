@@ -210,6 +210,29 @@ def cmd_verify(args) -> int:
     return 0 if all(v.identical for v in verdicts) else 1
 
 
+def cmd_power(args) -> int:
+    """Expected half-width of every primary comparison of a study and the clusters it needs, from a pilot."""
+    import yaml
+
+    from . import config
+    from .analysis.power import study_power
+
+    cfg = config.validate_config(yaml.safe_load(Path(args.config).read_text()), config.SCHEMA_PATH,
+                                 base_dir=Path.cwd())
+    pilot = Path(args.pilot or f"results/{cfg['study']}/tables")
+    table = study_power(cfg, pilot)
+    if args.json:
+        print(json.dumps(table.to_dicts(), indent=2))
+        return 0
+    print(f"{args.config}: power of the primary comparisons, projected from the pilot {pilot}")
+    for r in table.iter_rows(named=True):
+        need = r["clusters_needed"] if r["clusters_needed"] is not None else "more than 100,000"
+        print(f"  {r['claim']} {r['key']}: pilot ±{r['pilot_half_width']:.3f} with {r['pilot_clusters']} clusters; "
+              f"expected ±{r['expected_half_width']:.3f} with the study's {r['planned_clusters']}; "
+              f"±{r['target_half_width']:g} needs {need} -> {'decidable' if r['decidable'] else 'underpowered'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparsetopo", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inspect)
+    p = sub.add_parser("power", help="expected half-width of each primary comparison of a study, and the "
+                                     "independent clusters it needs, projected from a pilot run")
+    p.add_argument("config", help="the study's configuration (YAML)")
+    p.add_argument("--pilot", help="tables folder of a pilot run of the same design, or the released tables' "
+                                   "(default: results/<study>/tables of an earlier run of this study)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_power)
     p = sub.add_parser("verify", help="re-derive an artifact from its recorded inputs and config, and compare")
     p.add_argument("path", help="an artifact, or with --sample the study folder results/<study>")
     p.add_argument("--sample", type=int, help="verify a seeded random sample of this many artifacts of the study")

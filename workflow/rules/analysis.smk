@@ -49,7 +49,8 @@ if EARLYBIRD["enabled"]:
     CLAIMS_INPUTS["earlybird"] = f"{EARLYBIRD_OUT}/tickets.parquet"
 CLAIMS_TARGETS = (
     [f"{RESULTS}/tables/claims.{ext}" for ext in TABLE_FORMATS]
-    + [f"{RESULTS}/figures/claims_prediction.{ext}" for ext in ("png", "pdf")]
+    + [f"{RESULTS}/tables/claims_clusters.{ext}" for ext in ("parquet", "csv", "md")]
+    + [f"{RESULTS}/figures/{name}.{ext}" for name in ("claims_prediction", "claims_clusters") for ext in ("png", "pdf")]
     + [VERDICTS_PAGE]
     if config["claims"]["enabled"]
     else []
@@ -119,7 +120,7 @@ for _name in ANALYSES:
             CONDA_ENV
         params:
             analysis=_name,
-            options=stage_config(config, "analysis", analysis=_name),
+            options=stage_config(config, "analysis", options=ANALYSES[_name].options),
             caption=ANALYSES[_name].caption,
             code=code("analysis"),
         script:
@@ -139,6 +140,13 @@ rule claims:
             category="0. Verdicts",
         ),
         pdf=f"{RESULTS}/figures/claims_prediction.pdf",
+        clusters=expand(f"{RESULTS}/tables/claims_clusters.{{ext}}", ext=["parquet", "csv", "md"]),
+        clusters_png=report(
+            f"{RESULTS}/figures/claims_clusters.png",
+            caption="../report/claims_clusters.rst",
+            category="0. Verdicts",
+        ),
+        clusters_pdf=f"{RESULTS}/figures/claims_clusters.pdf",
         page=VERDICTS_PAGE,
         provenance=f"{RESULTS}/tables/claims.json",
     log:
@@ -150,6 +158,10 @@ rule claims:
     params:
         rules=stage_config(config, "claims"),
         study=STUDY,
+        # the study's configuration files: the claims job records their sha256 and git commit (pre-registration);
+        # the ledger of decision rules lives beside the results, outside the job's outputs
+        config_files=[str(f) for f in workflow.configfiles],
+        ledger=f"{RESULTS}/preregistration",
         code=code("claims"),
     script:
         "../scripts/claims.py"
