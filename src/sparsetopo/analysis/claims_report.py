@@ -190,3 +190,49 @@ def run_claims(input_paths: Mapping[str, str], rules: Mapping[str, Any], study: 
                                                "preregistration": prereg,
                                                "verdicts": verdict_summary(table, alpha).to_dicts()})
     return table
+
+
+def _signed(value) -> str:
+    return MISSING if fmt(value) == MISSING else f"{value:+.3f}"
+
+
+def plain_summary(table: pl.DataFrame, alpha: float = 0.05, target_half_width: float = 0.03) -> str:
+    """The verdicts in plain words, generated from a claims table (README's summaries are made by this function
+    from the committed claims tables, and a test checks that they agree): one line per claim with its verdict, why,
+    every primary comparison with its effect, interval, both models' R² and clusters, and its power."""
+    summary = verdict_summary(table, alpha)
+    power = power_by_claim(table)
+    lines = []
+    for s in summary.iter_rows(named=True):
+        rows = table.filter((pl.col("claim") == s["claim"]) & pl.col("primary"))
+        parts = []
+        for r in rows.iter_rows(named=True):
+            if r["estimate"] is None:
+                continue
+            parts.append(f"{r['scope']}: {r['comparison']} {_signed(r['estimate'])} "
+                         f"{interval_text(r['ci_low'], r['ci_high'])}, {r['groups']} clusters, {r['verdict']}")
+        line = f"- **{s['claim']}** ({s['statement'].rstrip('.')}): *{s['verdict']}* — {s['note']}."
+        if parts:
+            line += " Primary: " + "; ".join(parts) + "."
+        if s["claim"] in power:
+            line += f" Power: {power_text(power[s['claim']], target_half_width)}."
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def read_claims_csv(path: str | os.PathLike) -> pl.DataFrame:
+    """A claims table written as CSV (tables/claims.csv), with its column types."""
+    from .claims import COLUMNS
+
+    return pl.read_csv(path, schema_overrides=COLUMNS).select(list(COLUMNS))
+
+
+def summary_block(text: str, study: str, content: str | None = None) -> str:
+    """The plain-words block of ``study`` in ``text`` (between ``<!-- claims:<study> -->`` and
+    ``<!-- /claims:<study> -->``), or ``text`` with that block replaced by ``content``."""
+    start, end = f"<!-- claims:{study} -->\n", f"<!-- /claims:{study} -->"
+    if start not in text or end not in text:
+        raise ValueError(f"no block {start.strip()} ... {end} in the text")
+    head, rest = text.split(start, 1)
+    body, tail = rest.split(end, 1)
+    return body if content is None else head + start + content + end + tail

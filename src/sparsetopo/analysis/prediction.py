@@ -65,7 +65,7 @@ def model_specs(sets: Mapping[str, Any], cv: str, scope: str, pruners_vary: bool
     return ([("arch+sparsity", NONE)] if scope == "pooled" else []) + specs
 
 
-def _fit_scope(frame: pl.DataFrame, sets, scope: str, opt: Mapping[str, Any]) -> list[pl.DataFrame]:
+def _fit_scope(frame: pl.DataFrame, sets, scope: str, opt: Mapping[str, Any], only=None) -> list[pl.DataFrame]:
     keys = SCOPES["architecture" if scope == "architecture_alone" else scope]
     strata = F.cell_labels(frame, keys) if keys else np.full(frame.height, "all", dtype=object)
     cells = F.cell_labels(frame)
@@ -83,7 +83,7 @@ def _fit_scope(frame: pl.DataFrame, sets, scope: str, opt: Mapping[str, Any]) ->
         groups = fold_groups(columns, cv, merge)
         replicates = [None] + deletion_blocks(clusters, int(opt["jackknife_blocks"]), seed)
         for learner in learners:
-            for spec in model_specs(sets, cv, scope, pruners_vary):
+            for spec in [m for m in model_specs(sets, cv, scope, pruners_vary) if only is None or m in only]:
                 for stratum in levels:
                     rows = np.flatnonzero(strata == stratum)
                     if (stratum, spec) not in designs:
@@ -110,9 +110,10 @@ def _fit_scope(frame: pl.DataFrame, sets, scope: str, opt: Mapping[str, Any]) ->
     return out
 
 
-def out_of_fold_predictions(tables: Mapping[str, pl.DataFrame], options: Mapping[str, Any]) -> pl.DataFrame:
+def out_of_fold_predictions(tables: Mapping[str, pl.DataFrame], options: Mapping[str, Any],
+                            only=None) -> pl.DataFrame:
     """Out-of-fold predictions of every (scope, cv, learner, baseline, feature set) model in every jackknife
-    replicate (schema :data:`OOF_SCHEMA`)."""
+    replicate (schema :data:`OOF_SCHEMA`); ``only``: fit just these (baseline, feature set) models."""
     sets = F.feature_sets(tables)
     base = F.base_runs(tables, options["pruner_set"])
     names = [s for s in F.FEATURE_SETS if s in sets]
@@ -122,14 +123,14 @@ def out_of_fold_predictions(tables: Mapping[str, pl.DataFrame], options: Mapping
         for scope in options["scopes"]:
             if scope == "pooled" and common.select(F.ARCH).n_unique() < 2 and common["sparsity"].n_unique() < 2:
                 continue
-            parts += _fit_scope(common, sets, scope, options)
+            parts += _fit_scope(common, sets, scope, options, only)
     left_out = base.join(common.select(F.ARCH).unique(), on=F.ARCH, how="anti")
     for (model, dataset), frame in sorted(left_out.group_by(F.ARCH), key=lambda kv: kv[0]):
         own = {k: v for k, v in sets.items() if F.covered(frame, sets, [k]).height == frame.height}
         if own:
             log.info("%s/%s lacks feature set(s) %s; fitted on its own with %s", model, dataset,
                      ", ".join(sorted(set(sets) - set(own))), ", ".join(sorted(own)))
-            parts += _fit_scope(frame, own, "architecture_alone", options)
+            parts += _fit_scope(frame, own, "architecture_alone", options, only)
     if not parts:
         return pl.DataFrame(schema=OOF_SCHEMA)
     return pl.concat(parts, how="diagonal_relaxed").select(list(OOF_SCHEMA)).cast(OOF_SCHEMA)

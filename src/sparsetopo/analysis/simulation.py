@@ -33,7 +33,6 @@ import polars as pl
 from . import features as F
 from .learners import fit_predict
 from .prediction import NONE, out_of_fold_predictions, scores_for
-from .published import JOINED, RUN_KEYS
 from .resampling import cell_deviations
 
 SCENARIOS = ("gaussian", "heavy", "few_large", "null")
@@ -57,12 +56,12 @@ def _effects(scenario: str, clusters: int, rng: np.random.Generator, slope: floa
 
 
 def simulated_tables(clusters: int, scenario: str, rng: np.random.Generator, sparsities=(0.8, 0.9),
-                     seeds: int = 2, slope: float = 0.5, noise: float = 0.5, first: int = 0) -> dict[str, pl.DataFrame]:
+                     seeds: int = 2, slope: float = 0.5, noise: float = 0.5) -> dict[str, pl.DataFrame]:
     """The ``multipartite`` table of one simulated study (see the module docstring); clusters are pruners named
-    ``g<first + i>``."""
+    ``g<i>``."""
     beta, gamma = _effects(scenario, clusters, rng, slope)
     level = rng.normal(size=clusters)
-    keys = [("sim", "cnn", f"g{first + c}", s, k) for c in range(clusters) for s in sparsities for k in range(seeds)]
+    keys = [("sim", "cnn", f"g{c}", s, k) for c in range(clusters) for s in sparsities for k in range(seeds)]
     frame = pl.DataFrame(keys, schema={"dataset": pl.String, "model": pl.String, "pruner": pl.String,
                                        "sparsity": pl.Float64, "seed": pl.Int64}, orient="row")
     c = np.repeat(np.arange(clusters), len(sparsities) * seeds)
@@ -73,7 +72,6 @@ def simulated_tables(clusters: int, scenario: str, rng: np.random.Generator, spa
                                pl.lit(None, pl.Float64).alias("accuracy_drop"),
                                pl.lit(None, pl.Float64).alias("relative_accuracy_drop"),
                                pl.lit(False).alias("failed"), pl.lit(False).alias("collapsed"))
-    assert frame.columns == RUN_KEYS + JOINED
     return {"multipartite": frame.with_columns(pl.Series("one_hop_norm", u),
                                                *[pl.Series(m, rng.normal(size=len(c))) for m in NOISE_METRICS])}
 
@@ -122,18 +120,58 @@ def trained_clusters(clusters: int, max_folds: int) -> int:
     return clusters - math.ceil(clusters / min(clusters, max_folds))
 
 
+def fixed_error_intervals(gain: np.ndarray, sst: np.ndarray, resamples: int = 999, seed: int = 0) -> dict[str, tuple]:
+    """Intervals of ΔR² = Σ gain / Σ sst (per-cluster totals) that treat the out-of-fold errors as fixed and
+    independent, for comparison with the jackknife with refits: CR2 with Bell–McCaffrey degrees of freedom for the
+    ratio (a weighted regression of gain on sst through 0), and the cluster bootstrap-t with a robust spread
+    (interquartile range / 1.349) that the project used before."""
+    from scipy import stats
+
+    g = len(gain)
+    est = gain.sum() / sst.sum()
+    x = np.sqrt(sst)
+    e = (gain - est * sst) / x
+    hat = np.outer(x, x) / (x @ x)
+    adjust = 1 / np.sqrt(1 - np.diag(hat))
+    ell = x / (x @ x)
+    var = float(((ell * adjust * e) ** 2).sum())
+    columns = (np.eye(g) - hat) * (ell * adjust)[None, :]
+    lam = np.linalg.eigvalsh(columns.T @ columns)
+    df = lam.sum() ** 2 / (lam ** 2).sum()
+    half = stats.t.ppf(0.975, df) * math.sqrt(var)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(g, np.full(g, 1 / g), size=resamples)
+    boot = (draws @ gain) / (draws @ sst)
+    q25, q75 = np.percentile(boot, [25, 75])
+    spread = (q75 - q25) / 1.349 * math.sqrt(g / (g - 1))
+    half_boot = stats.t.ppf(0.975, g - 1) * spread
+    return {"cr2_bell_mccaffrey": (est - half, est + half), "bootstrap_t": (est - half_boot, est + half_boot)}
+
+
 def coverage(clusters: int, scenario: str, reps: int, seed: int = 0, truth_draws: int = 200,
-             options: Mapping[str, Any] | None = None, **shape: Any) -> dict[str, Any]:
+             options: Mapping[str, Any] | None = None, compare_fixed: bool = False, **shape: Any) -> dict[str, Any]:
     """Share of ``reps`` simulated studies whose 95% interval of ΔR² covers the truth, with the truth, the median
-    half-width and the share of studies where the interval was missing (inconclusive)."""
+    half-width and the share of studies where the interval was missing (inconclusive); ``compare_fixed``: also the
+    coverage of :func:`fixed_error_intervals` on the same studies."""
     opt = {**analysis_options(), **(options or {})}
     target = truth(trained_clusters(clusters, int(opt["max_folds"])), scenario, seed + 7919, truth_draws, **shape)
     rng = np.random.default_rng(seed)
     covered, missing, halves, estimates = 0, 0, [], []
+    others: dict[str, int] = {}
     for _ in range(reps):
-        oof = out_of_fold_predictions(simulated_tables(clusters, scenario, rng, **shape), opt)
-        result = scores_for(oof, "pooled", "pruner", "ridge").compare(*COMPARED)
+        oof = out_of_fold_predictions(simulated_tables(clusters, scenario, rng, **shape), opt, only=COMPARED)
+        scores = scores_for(oof, "pooled", "pruner", "ridge")
+        result = scores.compare(*COMPARED)
         low, high = result["delta_r2_low"], result["delta_r2_high"]
+        if compare_fixed:
+            full = scores.replicate == 0
+            y, cells, cluster = scores.y[full], scores.cell[full], scores.cluster[full]
+            gain = (y - scores.pred[COMPARED[1]][full]) ** 2 - (y - scores.pred[COMPARED[0]][full]) ** 2
+            labels, code = np.unique(cluster.astype(str), return_inverse=True)
+            for name, (lo, hi) in fixed_error_intervals(np.bincount(code, weights=gain),
+                                                        np.bincount(code, weights=cell_deviations(y, cells)),
+                                                        seed=int(rng.integers(1 << 31))).items():
+                others[name] = others.get(name, 0) + int(lo <= target <= hi)
         if not (math.isfinite(low) and math.isfinite(high)):
             missing += 1
             continue
@@ -143,7 +181,8 @@ def coverage(clusters: int, scenario: str, reps: int, seed: int = 0, truth_draws
     return {"clusters": clusters, "scenario": scenario, "reps": reps, "truth": target,
             "coverage": covered / reps, "missing": missing / reps,
             "median_half_width": float(np.median(halves)) if halves else math.nan,
-            "mean_estimate": float(np.mean(estimates)) if estimates else math.nan}
+            "mean_estimate": float(np.mean(estimates)) if estimates else math.nan,
+            **{f"coverage_{name}": count / reps for name, count in others.items()}}
 
 
 def coverage_table(cluster_counts=(5, 7, 12, 30), scenarios=("gaussian", "heavy", "few_large"), reps: int = 200,
