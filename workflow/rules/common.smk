@@ -43,9 +43,16 @@ wildcard_constraints:
 
 
 @functools.lru_cache(maxsize=None)
-def code(stage):
-    """Fingerprint of the library code ``stage`` runs (a param of its rules: a code change reruns its jobs)."""
-    return code_fingerprint(stage)["fingerprint"]
+def code(stage, pruner=None):
+    """Fingerprint of the library code ``stage`` runs (a param of its rules: a code change reruns its jobs); for
+    the stages that run one pruner, that of ``pruner``'s runs."""
+    return code_fingerprint(stage, pruner)["fingerprint"]
+
+
+def run_code(stage):
+    """Params function: the fingerprint of the code ``stage`` runs for the run's pruner (the shared code plus that
+    pruner's module), so that editing one pruner's module reruns only that pruner's runs."""
+    return lambda wildcards: code(stage, wildcards.pruner)
 
 
 def run_config(stage):
