@@ -24,9 +24,10 @@ STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 LOGS = f"logs/{STUDY}"
 RUN = "{dataset}/{model}/{pruner}/s{sparsity}/seed{seed}"
-# The software of every rule: the locked environment of the whole project (environment.yml: requirements.lock and
-# the project). Run the workflow inside it (make venv, or conda env create -f environment.yml); the directive
-# documents it for each rule.
+# The software of every rule: environment.yml, the exact versions of requirements.lock inline (self-contained:
+# Snakemake copies it into .snakemake/conda/ to create it). It holds no sparsetopo: the scripts find the library in
+# the repository (see the Snakefile). Used with `--sdm conda`; otherwise the workflow runs in its own environment
+# (make venv, or conda env create -f environment.yml). The path is relative to this folder, as Snakemake reads it.
 CONDA_ENV = "../../environment.yml"
 RUNS_SOURCE = config["source"] == "runs"
 TRAINING = config["training"][
