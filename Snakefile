@@ -10,9 +10,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 # The library: the installed one (make venv), else the repository's own src/, so that an environment holding only
-# the locked dependencies (environment.yml, e.g. `--sdm conda`) runs the workflow without installing the project.
-# The jobs' scripts find it the same way: workflow/scripts/sparsetopo links to src/sparsetopo, and Snakemake puts
-# each script's folder on its path.
+# the locked dependencies (environment.yml; a rule's conda environment with `--sdm conda`) runs the workflow without
+# installing the project. The jobs' scripts find it the same way: Snakemake starts each script by appending this
+# process's sys.path to the script's (snakemake.common.get_snakemake_searchpaths).
 sys.path.append(str(Path(workflow.basedir, "src")))
 
 
