@@ -125,7 +125,8 @@ def test_every_import_of_the_library_and_scripts_is_a_core_dependency():
 ENV_FILE = ROOT / "environment.yml"
 #: what cannot resolve once Snakemake has copied the file into .snakemake/conda/: pip options naming files
 #: (-r, -c, -e), paths and file URLs
-FILE_REFERENCE = re.compile(r"(^|\s)(-r|-c|-e|--requirement|--constraint|--editable)(\s|=|$)|file:|(^|[\s/])\.{1,2}(/|$)")
+FILE_REFERENCE = re.compile(r"(^|\s)(-r|-c|-e|--requirement|--constraint|--editable)(\s|=|$)"
+                            r"|file:|(^|[\s/])\.{1,2}(/|$)")
 
 
 def environment_pins() -> dict[str, Version]:

@@ -49,7 +49,8 @@ def test_training_is_deterministic():
         net, masks = _setup(seed=4)
         data = _data(seed=4)
         torch.manual_seed(4)
-        r = train(net, masks, make_loader(data, 16, True, 4), make_loader(data, 96, False), TrainSettings(epochs=1, weight_decay=1e-4))
+        r = train(net, masks, make_loader(data, 16, True, 4), make_loader(data, 96, False),
+                  TrainSettings(epochs=1, weight_decay=1e-4))
         accs.append((r.accuracy, r.epochs[0]["train_loss"], [p.detach().clone() for p in net.parameters()]))
     assert accs[0][:2] == accs[1][:2]
     assert all(torch.equal(a, b) for a, b in zip(accs[0][2], accs[1][2]))

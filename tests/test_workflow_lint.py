@@ -32,7 +32,7 @@ def test_rule_files_are_snakefmt_formatted():
 
     proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "--diff", "Snakefile", "workflow/"],
                           cwd=ROOT, text=True, capture_output=True, timeout=300)
-    assert proc.returncode == 0, f"run `.venv/bin/snakefmt Snakefile workflow/`:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"run `snakefmt Snakefile workflow/`:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
 
 
 def test_every_rule_that_runs_code_names_environment_yml(tmp_path):
