@@ -172,7 +172,7 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
     if record is None:
         raise VerifyError(f"{path}: no provenance recorded; it was made by an older version, rebuild it")
     stage = record["stage"]
-    changed = changed_modules(record["code"]["modules"], stage)
+    changed = changed_modules(record["code"]["modules"], stage, (record.get("run") or {}).get("pruner"))
     if changed and not force:
         raise VerifyError(f"{path}: the installed code differs from the code that made it in {', '.join(changed)}; "
                           f"re-deriving would test the new code (use --force to do it anyway)")

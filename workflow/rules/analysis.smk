@@ -55,8 +55,10 @@ CLAIMS_TARGETS = (
     if config["claims"]["enabled"]
     else []
 )
-# the report's front page: the verdicts (with the workflow description) once the claims exist
-REPORT_PAGE = str(Path(VERDICTS_PAGE).resolve()) if Path(VERDICTS_PAGE).exists() else "workflow/report/workflow.rst"
+# the report's front page: the verdicts (with the workflow description) once the claims exist (files of the repository
+# are named through workflow.source_path, so that any working directory works)
+WORKFLOW_PAGE = workflow.source_path("../report/workflow.rst")
+REPORT_PAGE = str(Path(VERDICTS_PAGE).resolve()) if Path(VERDICTS_PAGE).exists() else WORKFLOW_PAGE
 
 
 if PUBLISHED_SOURCE:
@@ -82,7 +84,7 @@ if PUBLISHED_SOURCE:
 
     rule published_tables:
         input:
-            PAPER_DATA_DIR,
+            folder=PAPER_DATA_DIR,
         output:
             expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=PUBLISHED_TABLE_NAMES, ext=["parquet", "csv"]),
             provenance=f"{RESULTS}/tables/published.json",
@@ -93,7 +95,6 @@ if PUBLISHED_SOURCE:
         conda:
             CONDA_ENV
         params:
-            folder=PAPER_DATA_DIR,
             dense_accuracy=config.get("dense_accuracy") or {},
             code=code("published"),
         script:
@@ -130,7 +131,7 @@ for _name in ANALYSES:
 rule claims:
     input:
         **CLAIMS_INPUTS,
-        description="workflow/report/workflow.rst",
+        description=WORKFLOW_PAGE,
     output:
         tables=expand(f"{RESULTS}/tables/claims.{{ext}}", ext=TABLE_FORMATS),
         verdicts=report(f"{RESULTS}/tables/claims.csv", caption="../report/claims.rst", category="0. Verdicts"),

@@ -24,9 +24,10 @@ STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 LOGS = f"logs/{STUDY}"
 RUN = "{dataset}/{model}/{pruner}/s{sparsity}/seed{seed}"
-# The software of every rule: the locked environment of the whole project (environment.yml: requirements.lock and
-# the project). Run the workflow inside it (make venv, or conda env create -f environment.yml); the directive
-# documents it for each rule.
+# The software of every rule: environment.yml, the exact versions of requirements.lock inline (self-contained:
+# Snakemake copies it into .snakemake/conda/ to create it). It holds no sparsetopo: the scripts find the library in
+# the repository (see the Snakefile). Used with `--sdm conda`; otherwise the workflow runs in its own environment
+# (make venv, or conda env create -f environment.yml). The path is relative to this folder, as Snakemake reads it.
 CONDA_ENV = "../../environment.yml"
 RUNS_SOURCE = config["source"] == "runs"
 TRAINING = config["training"][
@@ -43,9 +44,16 @@ wildcard_constraints:
 
 
 @functools.lru_cache(maxsize=None)
-def code(stage):
-    """Fingerprint of the library code ``stage`` runs (a param of its rules: a code change reruns its jobs)."""
-    return code_fingerprint(stage)["fingerprint"]
+def code(stage, pruner=None):
+    """Fingerprint of the library code ``stage`` runs (a param of its rules: a code change reruns its jobs); for
+    the stages that run one pruner, that of ``pruner``'s runs."""
+    return code_fingerprint(stage, pruner)["fingerprint"]
+
+
+def run_code(stage):
+    """Params function: the fingerprint of the code ``stage`` runs for the run's pruner (the shared code plus that
+    pruner's module), so that editing one pruner's module reruns only that pruner's runs."""
+    return lambda wildcards: code(stage, wildcards.pruner)
 
 
 def run_config(stage):

@@ -44,7 +44,7 @@ def _stage_config(cfg: Mapping[str, Any], stage: str, run: Run | None = None, op
 
     - data: that dataset's options, ``data_root``, ``download``;
     - train: that dataset's, model's and pruner's options, the run's resolved training section
-      (:func:`sparsetopo.training.training_for`), ``data_root``, ``download``;
+      (:func:`sparsetopo.training_settings.training_for`), ``data_root``, ``download``;
     - metrics: that dataset's and model's options, ``encodings``, ``encoding_options``, ``metrics`` and the
       training threads;
     - analysis: the options the analysis declares; claims: ``claims`` with the analysis seed, jackknife blocks and
@@ -60,7 +60,7 @@ def _stage_config(cfg: Mapping[str, Any], stage: str, run: Run | None = None, op
         out = {"dataset_options": _one(cfg.get("dataset_options"), run.dataset),
                "model_options": _one(cfg.get("model_options"), run.model)}
         if stage == "train":
-            from ..training import training_for
+            from ..training_settings import training_for
 
             out.update(pruner_options=_one(cfg.get("pruner_options"), run.pruner), data_root=cfg["data_root"],
                        download=cfg["download"], training=training_for(cfg.get("training"), run.dataset, run.model))
