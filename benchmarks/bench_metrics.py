@@ -287,6 +287,8 @@ def main() -> None:
     ap.add_argument("--before", help="git revision whose topometrics to time on the same graphs")
     ap.add_argument("--cache", help="folder for built graphs (.npz)")
     args = ap.parse_args()
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows in a log file as it comes
     warm_up()
     if args.sweep:
         explicit = any(a.startswith("--sparsities") for a in sys.argv[1:])

@@ -338,6 +338,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats per graph (ratios: their range)")
     args = ap.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows in a log file as it comes
     if args.repeats < 1 or not all(0 <= s < 1 for s in args.sparsities):
         ap.error("--repeats must be >= 1 and every sparsity in [0, 1)")
     found = args.mge_snn and (Path(args.mge_snn) / "graph_encoding" / "numba_utils.py").is_file()
