@@ -127,10 +127,10 @@ def _merge(idx, wts, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def row(T, v, which, merge, idx, wts, only=-1):
+def row(T, v, which, merge, idx, wts, only=-1, keep=None):
     """Write the neighbours of node ``v`` in U (``which``: IN = its inputs, OUT = its outputs, BOTH) into
     idx/wts; returns their number. ``merge``: RAW, DISTINCT or EXACT (see the module docstring); ``only`` >= 0:
-    the neighbours through that merge group only."""
+    the neighbours through that merge group only; ``keep`` (bool per part): the neighbours in those parts only."""
     poff, pjp, pj, info = T[T_POFF], T[T_PJP], T[T_PJ], T[T_INFO]
     p = part_of(poff, v)
     local = v - poff[p]
@@ -143,7 +143,9 @@ def row(T, v, which, merge, idx, wts, only=-1):
         g = info[j, J_GROUP]
         start = n
         while True:
-            if (which & (IN if incoming else OUT)) != 0 and (only < 0 or g == only):
+            partner = info[j, J_SRC] if incoming else info[j, J_DST]
+            if (which & (IN if incoming else OUT)) != 0 and (only < 0 or g == only) and (
+                    keep is None or keep[partner]):
                 n = _emit(T, j, incoming, local, idx, wts, n)
             k += 1
             if g < 0 or k >= end or info[pj[k], J_GROUP] != g:
@@ -240,3 +242,26 @@ def max_row(T) -> int:
             total += int(per_job_in[j] if info[j, J_DST] == p else per_job_out[j])
         best = max(best, total)
     return best
+
+
+@njit(cache=True, nogil=True)
+def _fill_rows(T, lo, hi, indptr, indices, data, idx, wts):
+    for v in range(lo, hi):
+        n = row(T, v, BOTH, EXACT, idx, wts)
+        a = indptr[v]
+        indices[a:a + n] = idx[:n]
+        data[a:a + n] = wts[:n]
+
+
+def symmetric_csr(ig, degree: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The explicit graph's canonical symmetric CSR (indptr, indices, data), built row by row from the tables
+    (``degree``: the degrees in U). Used where a small graph is worth materialising (exact motif counts within
+    their budget, dense eigenvalues) and by the tests."""
+    n = ig.num_nodes
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(degree, out=indptr[1:])
+    indices = np.empty(int(indptr[-1]), dtype=np.int32 if n < 2**31 - 1 else np.int64)
+    data = np.empty(int(indptr[-1]), dtype=np.float32)
+    size = max_row(ig.tables)
+    _fill_rows(ig.tables, 0, n, indptr, indices, data, np.empty(size, np.int64), np.empty(size, np.float32))
+    return indptr, indices, data
