@@ -41,6 +41,10 @@ log = logging.getLogger("sparsetopo.metrics")
 #: Graphs with at least this many edges (before merging duplicate pairs) are measured on the implicit graph by
 #: ``method="auto"``. Measured with ``benchmarks/bench_implicit.py --crossover`` (docs/metrics.md).
 IMPLICIT_MIN_EDGES = 50_000_000
+#: Memory of a metrics job on the implicit path: a base (interpreter, torch, tables) plus bytes per node (per-node
+#: arrays, Lanczos vectors, product buffers, depth-first search state), measured with bench_implicit.py.
+IMPLICIT_BASE_MB = 1500
+IMPLICIT_BYTES_PER_NODE = 400
 #: The metrics the implicit path computes (every registered multipartite metric of the library).
 IMPLICIT_METRICS = frozenset({
     "nodes", "edges", "sink_nodes", "source_nodes", "disconnected_nodes", "removable_out_edges",
