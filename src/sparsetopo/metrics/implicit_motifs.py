@@ -15,7 +15,7 @@ from numba import njit
 from ..encodings.implicit import ImplicitGraph
 from .implicit_rows import BOTH, DISTINCT, EXACT, has_edge, max_row, row, symmetric_csr
 from .implicit_products import pattern_product
-from .motif_estimate import estimate_from_scores, sample_plan
+from .motif_estimate import estimate_from_scores, inverse_trees, sample_plan
 from .motifs import degree_sums, exact_mode, samples_for
 from .motifs import motif_counts as explicit_counts
 from .tasks import Workspace, run_tasks
@@ -58,16 +58,7 @@ def _score(T, q0, q1, q2, q3, star):
     else:
         e01 = e12 = e23 = True
         e02, e03, e13 = has_edge(T, q0, q2), has_edge(T, q0, q3), has_edge(T, q1, q3)
-    d0 = int(e01) + int(e02) + int(e03)
-    d1 = int(e01) + int(e12) + int(e13)
-    d2 = int(e02) + int(e12) + int(e23)
-    d3 = int(e03) + int(e13) + int(e23)
-    m = (d0 + d1 + d2 + d3) // 2
-    if m == 3:
-        return 1.0
-    if m == 4:
-        return 0.25 if d0 == 2 and d1 == 2 and d2 == 2 and d3 == 2 else 1.0 / 3.0
-    return 0.125 if m == 5 else 1.0 / 16.0
+    return inverse_trees(e01, e02, e03, e12, e13, e23)
 
 
 @njit(cache=True, nogil=True)

@@ -53,31 +53,30 @@ def node_position(info, j, incoming, local):
 
 
 @njit(cache=True, nogil=True)
+def job_tables(T, j, incoming):
+    """The tables through which a node sees its neighbours in job ``j`` (``incoming``: the node is an output of
+    the job, its neighbours inputs): channel CSR (pointers, channels, |w|), row and column lists (pointers,
+    positions, path counts), the bases and strides of the pointers, and the partner part's H, W and offset."""
+    info = T[T_INFO]
+    if incoming:
+        return (T[T_FPTR], T[T_FIDX], T[T_FW], T[T_YFP], T[T_YFV], T[T_YFM], T[T_XFP], T[T_XFV], T[T_XFM],
+                info[j, J_FPB], info[j, J_CD] + 1, info[j, J_YFB], info[j, J_HD] + 1, info[j, J_XFB],
+                info[j, J_WD] + 1, info[j, J_HS], info[j, J_WS], info[j, J_OFFS])
+    return (T[T_RPTR], T[T_RIDX], T[T_RW], T[T_YRP], T[T_YRV], T[T_YRM], T[T_XRP], T[T_XRV], T[T_XRM],
+            info[j, J_RPB], info[j, J_CS] + 1, info[j, J_YRB], info[j, J_HS] + 1, info[j, J_XRB],
+            info[j, J_WS] + 1, info[j, J_HD], info[j, J_WD], info[j, J_OFFD])
+
+
+@njit(cache=True, nogil=True)
 def _emit(T, j, incoming, local, idx, wts, n):
     """Append the neighbours of a node through job ``j`` (raw order) to idx/wts from position n; returns the end."""
     info = T[T_INFO]
     c, y, x = node_position(info, j, incoming, local)
     kh, kw = info[j, J_KH], info[j, J_KW]
-    if incoming:  # the node is an output of the job: neighbours are inputs
-        cptr, cidx, cw = T[T_FPTR], T[T_FIDX], T[T_FW]
-        yp, yv, ym, xp, xv, xm = T[T_YFP], T[T_YFV], T[T_YFM], T[T_XFP], T[T_XFV], T[T_XFM]
-        cb = info[j, J_FPB] + c
-        cstep = info[j, J_CD] + 1
-        yb = info[j, J_YFB] + y
-        ystep = info[j, J_HD] + 1
-        xb = info[j, J_XFB] + x
-        xstep = info[j, J_WD] + 1
-        h, w, off = info[j, J_HS], info[j, J_WS], info[j, J_OFFS]
-    else:
-        cptr, cidx, cw = T[T_RPTR], T[T_RIDX], T[T_RW]
-        yp, yv, ym, xp, xv, xm = T[T_YRP], T[T_YRV], T[T_YRM], T[T_XRP], T[T_XRV], T[T_XRM]
-        cb = info[j, J_RPB] + c
-        cstep = info[j, J_CS] + 1
-        yb = info[j, J_YRB] + y
-        ystep = info[j, J_HS] + 1
-        xb = info[j, J_XRB] + x
-        xstep = info[j, J_WS] + 1
-        h, w, off = info[j, J_HD], info[j, J_WD], info[j, J_OFFD]
+    cptr, cidx, cw, yp, yv, ym, xp, xv, xm, cb, cstep, yb, ystep, xb, xstep, h, w, off = job_tables(T, j, incoming)
+    cb += c
+    yb += y
+    xb += x
     hw = h * w
     for t in range(kh * kw):
         a = t // kw

@@ -13,10 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..encodings.implicit import (J_CD, J_CS, J_DST, J_FPB, J_HD, J_HS, J_KH, J_KW, J_OFFD, J_OFFS, J_RPB, J_WD,
-                                  J_WS, J_XFB, J_XRB, J_YFB, J_YRB, T_FIDX, T_FPTR, T_INFO, T_PJ, T_PJP, T_POFF,
-                                  T_RIDX, T_RPTR, T_XFP, T_XFV, T_XRP, T_XRV, T_YFP, T_YFV, T_YRP, T_YRV)
-from .implicit_rows import BOTH, DISTINCT, max_row, node_position, part_of, row
+from ..encodings.implicit import J_DST, J_KH, J_KW, T_INFO, T_PJ, T_PJP, T_POFF
+from .implicit_rows import BOTH, DISTINCT, job_tables, max_row, node_position, part_of, row
 
 
 @njit(cache=True, nogil=True)
@@ -92,20 +90,10 @@ def _scan(T, v, pv, lv, disc, sk, st, se, sq):
         incoming = info[j, J_DST] == p
         c, y, x = node_position(info, j, incoming, local)
         kh, kw = info[j, J_KH], info[j, J_KW]
-        if incoming:
-            cptr, cidx = T[T_FPTR], T[T_FIDX]
-            yp, yv, xp, xv = T[T_YFP], T[T_YFV], T[T_XFP], T[T_XFV]
-            cb, cstep = info[j, J_FPB] + c, info[j, J_CD] + 1
-            yb, ystep = info[j, J_YFB] + y, info[j, J_HD] + 1
-            xb, xstep = info[j, J_XFB] + x, info[j, J_WD] + 1
-            h, w, off = info[j, J_HS], info[j, J_WS], info[j, J_OFFS]
-        else:
-            cptr, cidx = T[T_RPTR], T[T_RIDX]
-            yp, yv, xp, xv = T[T_YRP], T[T_YRV], T[T_XRP], T[T_XRV]
-            cb, cstep = info[j, J_RPB] + c, info[j, J_CS] + 1
-            yb, ystep = info[j, J_YRB] + y, info[j, J_HS] + 1
-            xb, xstep = info[j, J_XRB] + x, info[j, J_WS] + 1
-            h, w, off = info[j, J_HD], info[j, J_WD], info[j, J_OFFD]
+        cptr, cidx, _, yp, yv, _, xp, xv, _, cb, cstep, yb, ystep, xb, xstep, h, w, off = job_tables(T, j, incoming)
+        cb += c
+        yb += y
+        xb += x
         hw = h * w
         while t < kh * kw:
             a = t // kw

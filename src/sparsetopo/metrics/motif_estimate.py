@@ -51,6 +51,13 @@ def _score(indptr, indices, q0, q1, q2, q3, star):
         e02 = _has_edge(indptr, indices, q0, q2)
         e03 = _has_edge(indptr, indices, q0, q3)
         e13 = _has_edge(indptr, indices, q1, q3)
+    return inverse_trees(e01, e02, e03, e12, e13, e23)
+
+
+@njit(cache=True, nogil=True)
+def inverse_trees(e01, e02, e03, e12, e13, e23):
+    """1/τ of a connected 4-node graph given its 6 possible edges: τ = 1 (a tree), 4 (4-cycle), 3 (paw),
+    8 (diamond), 16 (K4)."""
     d0 = int(e01) + int(e02) + int(e03)
     d1 = int(e01) + int(e12) + int(e13)
     d2 = int(e02) + int(e12) + int(e23)
