@@ -39,8 +39,12 @@ from .topo import local_counts, topometrics
 log = logging.getLogger("sparsetopo.metrics")
 
 #: Graphs with at least this many edges (before merging duplicate pairs) are measured on the implicit graph by
-#: ``method="auto"``. Measured with ``benchmarks/bench_implicit.py --crossover`` (docs/metrics.md).
-IMPLICIT_MIN_EDGES = 50_000_000
+#: ``method="auto"``. Measured (benchmarks/bench_implicit.py --compare, docs/metrics.md): at 4.6e7 edges (ResNet-50
+#: uniform 0.99) the explicit path takes 34 s of CPU and 3.1 GiB, the implicit one 198 s and 2.7 GiB; the explicit
+#: path grows with the edges (240 s and 13.4 GiB at 4.6e8), the implicit one with the layers' convolutions and the
+#: nodes (531 s and 2.7 GiB at 1.5e9, ResNet-50 ERK 0.9). From 2e8 edges (about 7 GB explicit) the implicit path
+#: is as fast and needs a fraction of the memory.
+IMPLICIT_MIN_EDGES = 200_000_000
 #: Memory a metrics job asks for on the implicit path: a base (interpreter, torch, tables) plus bytes per node
 #: (per-node arrays, Lanczos vectors, product buffers, depth-first search state). Measured: ResNet-50 ERK 0.9
 #: (9.8e6 nodes, 1.5e9 edges) peaks at 2.67 GiB (bench_implicit.py); 1500 MB + 250 B/node asks for 3.9 GB.
