@@ -14,7 +14,8 @@ Graphs: ``--model`` (torchvision ``resnet18``, ``resnet50``, ``mobilenet_v2`` at
 seed 0, initial weights. Each measurement runs in a fresh process (``--child``), so that its peak RSS (VmHWM,
 reset before each step through /proc/self/clear_refs) is its own; the numba kernels are warmed up on a small graph
 first. ``--compare`` also runs the explicit path on the same graph and prints the largest relative difference of
-every metric. ``--sweep`` fits the exponents b of seconds ∝ Nᵇ-free E^b per step (fixed nodes). The load
+every metric. ``--sweep`` fits, per step, the exponent b of CPU seconds ∝ E^b over the sparsities (the node count
+is fixed by the model). The load
 average is printed with every figure: the machine may be shared.
 """
 
