@@ -208,6 +208,7 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
             encode_run(cfg, run, str(inputs["weights"]), graphs, _opt(inputs, "train"))
         else:
             names = encodings + (["ramanujan"] if cfg["metrics"].get("ramanujan") and "rolled" in encodings else [])
+            graphs.pop("multipartite", None)  # the topometrics need no multipartite file (it may be huge)
             encode_and_measure(cfg, run, str(inputs["weights"]), _opt(inputs, "train"), graphs,
                                {n: str(out / f"metrics_{n}.parquet") for n in names}, str(out / "metrics.json"))
     elif stage == "collect":

@@ -144,6 +144,36 @@ def run_record(run_folder):
     return f"{run_folder}/{'train' if TRAINING else 'prune'}.json"
 
 
+# metrics jobs: the multipartite graph file is written only when kept or drawn (workflow/rules/metrics.smk)
+WRITE_MULTIPARTITE = config["encoding_options"]["keep_multipartite"] or config["drawing"]["enabled"]
+
+
+@functools.lru_cache(maxsize=None)
+def graph_nodes(dataset, model):
+    """Node count of the model's multipartite graph (traced, no edge built)."""
+    from sparsetopo.encodings import node_count
+    from sparsetopo.stages.common import build_initial_model
+
+    net = build_initial_model(config, Run(dataset, model, "dense", 0.0, 0))
+    return node_count(net, dataset_info(dataset, config["dataset_options"].get(dataset)).input_shape)
+
+
+def metrics_mem_mb(wildcards, attempt=1):
+    """Memory of a metrics job: that of the graph it builds (graph_mem_mb), or, when the multipartite graph stays
+    implicit (no graph file written, edges above the crossover: sparsetopo.metrics.implicit.choose_method), that of
+    its nodes (IMPLICIT_BYTES_PER_NODE, measured), doubled on retry."""
+    from sparsetopo.metrics.implicit import IMPLICIT_BASE_MB, IMPLICIT_BYTES_PER_NODE, choose_method
+
+    record = Path(f"{RESULTS}/runs/{RUN}/prune.json".format(**wildcards))
+    edges = json.loads(record.read_text()).get("mge_edges") if record.exists() else None
+    if edges is None:
+        edges = dense_edges(wildcards.dataset, wildcards.model) * (1.0 - float(wildcards.sparsity))
+    if WRITE_MULTIPARTITE or "multipartite" not in config["encodings"] or choose_method(edges) == "explicit":
+        return graph_mem_mb(wildcards, attempt)
+    nodes = graph_nodes(wildcards.dataset, wildcards.model)
+    return int(IMPLICIT_BASE_MB + IMPLICIT_BYTES_PER_NODE * nodes / 1e6) * attempt
+
+
 def graph_output(encoding):
     path = f"{RESULTS}/runs/{RUN}/graph_{encoding}.npz"
     if encoding == "multipartite" and not config["encoding_options"]["keep_multipartite"]:
