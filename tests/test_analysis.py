@@ -176,6 +176,20 @@ def test_fixed_effects_are_exact_cell_means_and_never_penalised():
     np.testing.assert_allclose(got[:, alpha_index], expected, rtol=1e-9)
 
 
+def test_a_metric_barely_varying_inside_cells_is_not_extrapolated():
+    """x is its cell's level plus a tiny spread; a test row inside x's overall range but far outside the spread of
+    its cell must not be extrapolated from that spread (its residual is clipped like the raw value)."""
+    rng = np.random.default_rng(4)
+    cell = np.repeat(np.arange(3), 8)
+    f = np.eye(3)[cell]
+    x = (5.0 * cell + rng.normal(0, 0.01, 24))[:, None]
+    y = 2.0 * cell + 30.0 * (x[:, 0] - 5.0 * cell) + rng.normal(0, 0.01, 24)  # y follows the tiny spread
+    x_test = np.array([[5.0]])  # cell 0's level is 0: a residual of 5, 500 spreads away, inside the raw range
+    pred = learners.fit_predict("ridge", x, y, x_test, np.tile(np.arange(4), 6), 0, f, np.eye(3)[[0]])
+    fitted_range = np.abs(30.0 * (x[:, 0] - 5.0 * cell)).max()
+    assert abs(pred[0] - y[cell == 0].mean()) <= fitted_range + 0.1
+
+
 def test_group_folds_hold_whole_groups_and_deal_many_groups_into_max_folds():
     groups = np.repeat(np.arange(25), 3)
     folds = learners.group_folds(groups, 10, seed=0)

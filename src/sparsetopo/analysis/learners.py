@@ -16,9 +16,10 @@ there are at most ``max_folds`` of them (leave one group out), else the groups a
 ``max_folds`` folds (:func:`group_folds`). Inner folds: at most :data:`INNER_FOLDS` such folds over the training
 groups when there are at least 3 of them, else 5 folds over the training rows (seeded). Missing values are imputed
 with training-fold medians, columns constant (or all missing) in the training fold are dropped, and test values
-are clipped to the training fold's range, inside every inner and outer fold, so no test row ever informs a fit
-and a held-out pruner whose metrics lie far outside the training range cannot drive a linear model to absurd
-predictions (the same rule for every feature set).
+are clipped to the training fold's range, both as measured and once the fixed effects are taken out (a metric
+that barely varies inside a cell or pruner must not be extrapolated from its tiny within-cell spread), inside every
+inner and outer fold, so no test row ever informs a fit and a held-out pruner whose metrics lie far outside the
+training range cannot drive a linear model to absurd predictions (the same rule for every feature set).
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def _candidates(learner: str, x_train, y_train, x_test, f_train, f_test, seed) -
     if learner == "ridge":
         x_fit, x_pred = fixed.fit(x_train)
         ztr, zte = standardise(x_train - x_fit, x_test - x_pred)
+        zte = np.clip(zte, ztr.min(axis=0), ztr.max(axis=0))  # no extrapolation beyond the residuals seen either
         return y_pred[:, None] + ridge_path(ztr, y_train - y_fit, zte) - (y_train - y_fit).mean()
     out = np.empty((len(x_test), n_settings))
     for i, params in enumerate(GBT_GRID):
