@@ -95,9 +95,8 @@ def _tables():
                         "baseline": b, "r2": float(rng.uniform(-1.3, 1)), "r2_low": -0.9, "r2_high": 0.95,
                         "target": "accuracy_drop"}
                        for scope in ("pooled", "architecture", "sparsity") for cv in ("seed", "pruner")
-                       for f, b in [(f, "arch+sparsity") for f in ("multipartite", "rolled", "rolled_channel",
-                                                                    "ramanujan")]
-                       + [("none", b) for b in ("arch", "arch+sparsity", "arch+sparsity+density")]])
+                       for f, b in [(f, "cell") for f in ("multipartite", "rolled", "rolled_channel", "ramanujan")]
+                       + [("none", b) for b in ("arch+sparsity", "cell", "cell+density", "cell+pruner")]])
     claims = pl.DataFrame([{"claim": c, "scope": f"{scope}, leave-one-pruner-out", "comparison": f"{what} (ΔR²)",
                             "primary": scope == "pooled", "verdict": v, "estimate": e, "ci_low": e - 0.4,
                             "ci_high": e + 0.4}

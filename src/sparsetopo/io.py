@@ -48,6 +48,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = _new_file(path.parent, f".{path.name}.", ".tmp" + "".join(path.suffixes))
     try:
         yield tmp_path
+        with open(tmp_path, "rb") as written:  # the bytes reach the disk before the name points at them
+            os.fsync(written.fileno())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -183,7 +183,7 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
                           f"or before the stages recorded provenance), so it cannot be re-derived; to verify it, "
                           f"delete it and rerun the workflow, which remakes it with its provenance")
     stage = record["stage"]
-    changed = changed_modules(record["code"]["modules"], stage)
+    changed = changed_modules(record["code"]["modules"], stage, (record.get("run") or {}).get("pruner"))
     if changed and not force:
         raise VerifyError(f"{path}: the installed code differs from the code that made it in {', '.join(changed)}; "
                           f"re-deriving would test the new code (use --force to do it anyway)")
@@ -219,6 +219,7 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
             encode_run(cfg, run, str(inputs["weights"]), graphs, _opt(inputs, "train"))
         else:
             names = encodings + (["ramanujan"] if cfg["metrics"].get("ramanujan") and "rolled" in encodings else [])
+            graphs.pop("multipartite", None)  # the topometrics need no multipartite file (it may be huge)
             encode_and_measure(cfg, run, str(inputs["weights"]), _opt(inputs, "train"), graphs,
                                {n: str(out / f"metrics_{n}.parquet") for n in names}, str(out / "metrics.json"))
     elif stage == "collect":

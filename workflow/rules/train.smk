@@ -30,7 +30,7 @@ if TRAINING:
             gpu=1,
         params:
             config=run_config("train"),
-            code=code("train"),
+            code=run_code("train"),
         script:
             "../scripts/train.py"
 
@@ -53,6 +53,6 @@ else:
             mem_mb=8000,
         params:
             config=run_config("train"),
-            code=code("prune"),
+            code=run_code("prune"),
         script:
             "../scripts/prune.py"

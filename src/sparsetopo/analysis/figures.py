@@ -94,10 +94,11 @@ def _clipped(ax, xs, values, lows, highs, colour, marker="o", label=None, limits
                         xytext=(6 if v < lo_lim else -24, 0), textcoords="offset points")
 
 
-def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline: str = "arch+sparsity") -> list[Path]:
-    """A2: out-of-fold R² (clustered 95% intervals) of *baseline + feature set* per scope and CV scheme, with the
-    R² of the three non-topological baselines drawn as lines; the axis is clipped to [−1, 1] and points off it
-    are drawn on the edge with their value."""
+def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline: str = "cell") -> list[Path]:
+    """A2: out-of-fold R² within cells (jackknife 95% intervals) of *baseline + feature set* per scope and CV
+    scheme, with the R² of the non-topological baselines drawn as lines (the cell means score 0 by definition;
+    their out-of-fold estimate lies below); the axis is clipped to [−1, 1] and points off it are drawn on the edge
+    with their value."""
     data = results.filter(pl.col("model") == "all")
     if not data.height:
         return _empty(png, pdf, "no results")
@@ -108,7 +109,7 @@ def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline
     sets = [f for f in ("multipartite", "rolled", "rolled_channel", "ramanujan") if f in data["feature_set"].to_list()]
     fig, axes = plt.subplots(len(scopes), len(cvs), figsize=(4.8 * len(cvs) + 2, 3.4 * len(scopes) + 0.6),
                              squeeze=False, sharey=True, layout="constrained")
-    line_styles = {"arch": ":", "arch+sparsity": "--", "arch+sparsity+density": "-."}
+    line_styles = {"arch+sparsity": "--", "cell": "-", "cell+density": "-.", "cell+pruner": ":"}
     for i, scope in enumerate(scopes):
         for j, cv in enumerate(cvs):
             ax = axes[i][j]
@@ -131,7 +132,7 @@ def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline
             ax.axhline(0, color="0.8", lw=0.6)
             ax.set_title(f"{scope}, leave-one-{cv}-out", fontsize=9)
             if j == 0:
-                ax.set_ylabel("out-of-fold R²", fontsize=9)
+                ax.set_ylabel("out-of-fold R² within cells", fontsize=9)
     handles, labels = axes[0][-1].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=7, loc="outside lower center", ncols=2)  # below the panels
     fig.suptitle(f"A2: does topology add to sparsity and architecture? (target {data['target'][0]}, learner "
@@ -160,7 +161,7 @@ def plot_claims_prediction(claims: pl.DataFrame, png, pdf=None) -> list[Path]:
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=7)
     ax.set_xlim(R2_LIMITS[0] - 0.1, R2_LIMITS[1] + 0.1)
-    ax.set_xlabel("ΔR² (paired, out-of-fold; 95% cluster-bootstrap interval)   * primary rows")
+    ax.set_xlabel("ΔR² within cells (paired, out of fold; 95% jackknife interval with refits)   * primary rows")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="verdict")  # beside the rows
     ax.set_title("Prediction claims: each comparison on the same rows, folds and resamples", fontsize=10)
     return _save(fig, png, pdf)
@@ -300,3 +301,38 @@ def draw_multipartite(graph, path: str | os.PathLike, pdf: str | os.PathLike | N
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     return _save(fig, path, pdf)
+
+
+def plot_cluster_contributions(contributions: pl.DataFrame, png, pdf=None) -> list[Path]:
+    """Each cluster's share of the ΔR² of every primary prediction comparison (its ΔSSE over the within-cell
+    SST; the shares add up to the comparison's ΔR²), so that a verdict carried by one or two pruners is seen."""
+    data = contributions.filter(pl.col("primary"))
+    if not data.height:
+        return _empty(png, pdf, "no primary prediction comparison in this study")
+    keys = data.select("claim", "key").unique(maintain_order=True).rows()
+    clusters = sorted(data["cluster"].unique().to_list())
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(keys) + 1.6))
+    ys = np.arange(len(keys))[::-1]
+    height = 0.8 / max(1, min(len(clusters), 40))
+    many = len(clusters) > 40  # a study of many generators: their shares as dots, not bars
+    palette = sns.color_palette("husl", max(1, min(len(clusters), 40)))
+    for y, (claim, key) in zip(ys, keys):
+        sub = data.filter((pl.col("claim") == claim) & (pl.col("key") == key))
+        shares = dict(zip(sub["cluster"].to_list(), sub["delta_r2_share"].to_list()))
+        if many:
+            values = np.array(list(shares.values()))
+            ax.scatter(values, np.full(len(values), y), s=6, color="tab:blue", alpha=0.5)
+        else:
+            for k, cluster in enumerate(clusters):
+                if cluster in shares:
+                    ax.barh(y - 0.4 + (k + 0.5) * height, shares[cluster], height=height, color=palette[k],
+                            label=cluster if y == ys[0] else None)
+        ax.plot(sum(shares.values()), y, marker="D", color="black", ms=5, zorder=3)
+    ax.axvline(0, color="0.4", lw=0.8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"{c} {k}" for c, k in keys], fontsize=8)
+    ax.set_xlabel("share of ΔR² within cells carried by each cluster (◆ = the comparison's ΔR²)")
+    if not many:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="cluster", title_fontsize=7)
+    ax.set_title("Who carries each primary comparison: contributions by cluster", fontsize=10)
+    return _save(fig, png, pdf)
