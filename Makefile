@@ -1,7 +1,8 @@
 # Two set-up-free commands: `make run` (the default study, end to end) and `make test` (the test suite).
 # Both create .venv on first use and install into it the exact versions of requirements.lock (what the study needs;
 # torch 2.14.1 / torchvision 0.29.1) and requirements-test.lock (+ the test tools), then the project itself.
-# The lock files are for Python 3.11 on Linux x86_64; `make lock` regenerates them from pyproject.toml's ranges.
+# The lock files are for Python 3.11 on Linux x86_64; `make lock` regenerates them from pyproject.toml's ranges, and
+# environment.yml (the rules' conda environment: the same pins, inline) from requirements.lock.
 PYTHON    ?= $(shell command -v python3.11 || command -v python3)
 VENV      ?= .venv
 BIN       := $(VENV)/bin
@@ -14,6 +15,7 @@ CONFIG    ?= config/config.yaml
 STUDY     ?= $(or $(shell sed -n 's/^study:[[:space:]]*\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG) 2>/dev/null),default)
 LOCK      := requirements.lock
 TEST_LOCK := requirements-test.lock
+ENV_FILE  := environment.yml
 REPORT     = $(BIN)/snakemake --configfile $(CONFIG) --report results/$(STUDY)/report.html
 
 .DEFAULT_GOAL := venv
@@ -45,7 +47,7 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-## lock: regenerate requirements.lock and requirements-test.lock: a fresh temporary venv, the newest versions pyproject.toml allows, pip freeze
+## lock: regenerate requirements.lock and requirements-test.lock (a fresh temporary venv, the newest versions pyproject.toml allows, pip freeze) and environment.yml from them
 lock:
 	@set -e; \
 	$(PYTHON) -c 'import platform, sys; sys.exit(0 if sys.version_info[:2] == (3, 11) and sys.platform == "linux" and platform.machine() == "x86_64" else "make lock: needs Python 3.11 on Linux x86_64 (PYTHON=...)")'; \
@@ -65,7 +67,20 @@ lock:
 	  echo "-r $(LOCK)"; \
 	  grep -vxF -f "$$tmp/run.txt" "$$tmp/all.txt"; } > $(TEST_LOCK).tmp; \
 	mv $(LOCK).tmp $(LOCK); mv $(TEST_LOCK).tmp $(TEST_LOCK); \
-	echo "make lock: wrote $(LOCK) ($$(grep -c '==' $(LOCK)) packages) and $(TEST_LOCK) ($$(grep -c '==' $(TEST_LOCK)) more)"
+	$(MAKE) --no-print-directory --always-make $(ENV_FILE); \
+	echo "make lock: wrote $(LOCK) ($$(grep -c '==' $(LOCK)) packages), $(TEST_LOCK) ($$(grep -c '==' $(TEST_LOCK)) more) and $(ENV_FILE)"
+
+# environment.yml: the rules' conda environment, the pins of requirements.lock inline (self-contained: Snakemake copies
+# it into .snakemake/conda/, where a `-r requirements.lock` or `-e .` would not resolve); `make lock` writes it
+$(ENV_FILE): $(LOCK)
+	@{ echo "# The software of every rule (their conda: directive, for \`snakemake --sdm conda\`) and the conda alternative"; \
+	  echo "# to \`make venv\`: Python 3.11 and the exact versions of requirements.lock, inline (Snakemake copies this file"; \
+	  echo "# into .snakemake/conda/ before creating the environment, so it names no other file). The project itself is"; \
+	  echo "# not installed: the workflow finds it in the repository (Snakefile). Generated from requirements.lock by"; \
+	  echo "# \`make lock\`; do not edit by hand. conda env create -f environment.yml && conda activate sparsetopo"; \
+	  echo "name: sparsetopo"; echo "channels:"; echo "  - conda-forge"; echo "dependencies:"; \
+	  echo "  - python=3.11"; echo "  - pip"; echo "  - pip:"; \
+	  grep '==' $(LOCK) | sed 's/^/      - /'; } > $@.tmp && mv $@.tmp $@
 
 ## clean-study: remove the outputs and logs of one study (STUDY=name, or the study of CONFIG)
 clean-study:

@@ -7,19 +7,22 @@ Usage::
     python benchmarks/bench_metrics.py --sweep                          # ResNet-50, 0.999 -> 0.9: exponents
     python benchmarks/bench_metrics.py --before 4738839                 # also the code of that revision
 
-Graphs: the MGE of the project's models (``resnet20``, ``wrn28_2`` at 3x32x32 and 10 classes; torchvision
-``resnet50`` at 3x224x224 and 1000 classes), pruned at initialisation by ``--pruner`` (uniform), weights
-Kaiming-normal, seed 0. ``--cache DIR`` keeps built graphs as .npz for the next run.
+Graphs: the MGE of the project's models (``resnet20``, ``resnet32``, ``conv6``, ``wrn28_2`` at 3x32x32 and 10
+classes; torchvision ``resnet50`` at 3x224x224 and 1000 classes), pruned at initialisation by ``--pruner``
+(uniform), weights Kaiming-normal, seed 0. ``--cache DIR`` keeps built graphs as .npz for the next run.
 
 Each step of ``sparsetopo.metrics.topometrics`` (every intermediate build and every metric group) is run
 through the ``step`` hook of ``evaluate``: wall seconds, CPU seconds (``time.process_time``, both cores count),
 and the rise of the process's peak RSS above the step's start (VmHWM reset through /proc/self/clear_refs; run
-under MALLOC_MMAP_THRESHOLD_=1 MiB so that freed arrays go back to the OS). ``peak B/edge`` is the process's
+under MALLOC_MMAP_THRESHOLD_=1 MiB so that freed arrays go back to the OS). The row ``sum of the steps`` is the
+sum of the rows above it; ``gc.collect()`` runs before every step outside its timing, and its seconds are
+printed on their own line beside the wall time of the whole ``evaluate`` call. ``peak B/edge`` is the process's
 absolute peak RSS (graph build included) over the edge count. ``--sweep`` fits, per step, the exponent b of
-seconds = a·E^b by least squares on log-log over the sparsities. ``--before REV`` extracts
-``src/sparsetopo`` of git revision REV into a temporary folder and times its ``topometrics`` (and, for the
-revision before the registry, its steps) on the same graph. The numba kernels are compiled (or loaded from
-the cache) by a warm-up on a small graph first. The load average is printed: other jobs share the cores.
+seconds = a·E^b by least squares on log-log over the sparsities; graphs whose estimated memory exceeds
+MemAvailable are skipped with a message. ``--before REV`` extracts ``src/sparsetopo`` of git revision REV into a
+temporary folder and times its ``topometrics`` (and, for the revision before the registry, its steps) on the
+same graph. The numba kernels are compiled (or loaded from the cache) by a warm-up on a small graph first. The
+load averages (1, 5, 15 minutes) are printed: other jobs share the cores, so absolute seconds depend on them.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAPES = {"resnet20": ((3, 32, 32), 10), "wrn28_2": ((3, 32, 32), 10), "resnet50": ((3, 224, 224), 1000),
+SHAPES = {"resnet20": ((3, 32, 32), 10), "resnet32": ((3, 32, 32), 10), "conv6": ((3, 32, 32), 10),
+          "wrn28_2": ((3, 32, 32), 10), "resnet50": ((3, 224, 224), 1000),
           "resnet18": ((3, 224, 224), 1000), "mobilenet_v2": ((3, 224, 224), 1000)}
 
 
@@ -58,33 +62,52 @@ def _reset_peak() -> None:
         pass
 
 
-def measure(fn):
-    """(result, wall s, cpu s, peak RSS rise in bytes) of ``fn()``."""
-    gc.collect()
+_PEAK = [0.0]  # the largest VmHWM seen before any reset: the process's absolute peak RSS
+
+
+def _note_peak() -> None:
+    _PEAK[0] = max(_PEAK[0], _status("VmHWM"))
+
+
+def process_peak() -> float:
+    """The process's peak RSS in bytes since it started (resets of VmHWM by ``measure`` accounted for)."""
+    _note_peak()
+    return _PEAK[0]
+
+
+def mem_available() -> float:
+    """MemAvailable of /proc/meminfo in bytes (free memory plus what the kernel can reclaim: page cache)."""
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024.0
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def measure(fn, collect: bool = True):
+    """(result, wall s, cpu s, peak RSS rise in bytes) of ``fn()``; ``gc.collect()`` first, outside the timing."""
+    if collect:
+        gc.collect()
+    _note_peak()
     _reset_peak()
     base = _status("VmRSS")
     t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    return out, time.perf_counter() - t0, time.process_time() - c0, max(_status("VmHWM") - base, 0.0)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    hwm = _status("VmHWM")
+    _PEAK[0] = max(_PEAK[0], hwm)
+    return out, wall, cpu, max(hwm - base, 0.0)
 
 
-def model_graph(model: str, sparsity: float, pruner: str = "uniform", seed: int = 0, cache: str | None = None):
-    """(multipartite Graph, label) of a pruned model at its benchmark input shape (cached as .npz if asked)."""
-    from sparsetopo.graph import Graph
-
-    shape, classes = SHAPES[model]
-    label = f"MGE {model} {pruner} {'x'.join(map(str, shape))}"
-    path = Path(cache) / f"{model}_{pruner}_{sparsity}_{seed}.npz" if cache else None
-    if path is not None and path.exists():
-        from sparsetopo.graph import load_graphs
-
-        return load_graphs(path)[2][0], label
+def pruned_model(model: str, sparsity: float, pruner: str = "uniform", seed: int = 0, shape=None):
+    """(network, input shape): a model of ``SHAPES`` (or at ``shape``), Kaiming-normal, pruned at init by ``pruner``."""
     import torch
 
-    from sparsetopo.encodings import multipartite
     from sparsetopo.models import build_model
     from sparsetopo.pruning import PruneContext, apply_masks, run_pruner
 
+    default, classes = SHAPES[model]
+    shape = tuple(shape or default)
     torch.manual_seed(seed)
     torch.set_num_threads(1)
     net = build_model(model, shape, classes)
@@ -92,14 +115,30 @@ def model_graph(model: str, sparsity: float, pruner: str = "uniform", seed: int 
     masks = run_pruner(pruner, ctx)  # outside no_grad: SynFlow differentiates
     with torch.no_grad():
         apply_masks(net, masks)
-    graph = multipartite(net, shape)
-    del net, ctx
+    return net, shape
+
+
+def model_graph(model: str, sparsity: float, pruner: str = "uniform", seed: int = 0, cache: str | None = None):
+    """(multipartite Graph, label, (wall, cpu) s of ``multipartite()`` or None if loaded) of a pruned model at its
+    benchmark input shape (cached as .npz if asked)."""
+    shape, _ = SHAPES[model]
+    label = f"MGE {model} {pruner} {'x'.join(map(str, shape))}"
+    path = Path(cache) / f"{model}_{pruner}_{sparsity}_{seed}.npz" if cache else None
+    if path is not None and path.exists():
+        from sparsetopo.graph import load_graphs
+
+        return load_graphs(path)[2][0], label, None
+    from sparsetopo.encodings import multipartite
+
+    net, shape = pruned_model(model, sparsity, pruner, seed)
+    graph, wall, cpu, _ = measure(lambda: multipartite(net, shape))
+    del net
     if path is not None:
         from sparsetopo.graph import save_graphs
 
         path.parent.mkdir(parents=True, exist_ok=True)
         save_graphs(path, [graph], "multipartite", {"model": model, "sparsity": sparsity})
-    return graph, label
+    return graph, label, (wall, cpu)
 
 
 def warm_up() -> None:
@@ -117,20 +156,38 @@ def warm_up() -> None:
         layer_metrics(g, motifs4=mode)
 
 
-def bench_steps(graph, seed: int = 0) -> tuple[list[tuple[str, float, float, float]], dict]:
-    """Per-step (label, wall, cpu, peak rise) of topometrics on ``graph``, and its result."""
+def bench_steps(graph, seed: int = 0) -> tuple[list[tuple[str, float, float, float]], dict, dict]:
+    """Per-step (label, wall, cpu, peak rise) of topometrics on ``graph``, their sum, the result and the overheads.
+
+    The last row, ``sum of the steps``, adds the steps' wall and CPU seconds; its peak is the rise of the
+    process's peak RSS over the whole call. ``gc.collect()`` runs before every step, outside the step's timing;
+    the third value gives its seconds (``gc``) and the wall seconds of the whole ``evaluate`` call (``call``,
+    which includes them), so that nothing is hidden in the total.
+    """
     from sparsetopo.metrics.context import evaluate
 
     rows = []
+    gc_wall = [0.0]
+    top = [0.0]
 
     def step(label, thunk):
-        out, wall, cpu, mem = measure(thunk)
+        t0 = time.perf_counter()
+        gc.collect()
+        gc_wall[0] += time.perf_counter() - t0
+        out, wall, cpu, mem = measure(thunk, collect=False)
+        top[0] = max(top[0], _status("VmHWM"))
         rows.append((label, wall, cpu, mem))
         return out
 
-    (result, wall, cpu, mem) = measure(lambda: evaluate(graph, "multipartite", seed, step=step))
-    rows.append(("topometrics() total", wall, cpu, mem))
-    return rows, result
+    gc.collect()
+    _note_peak()
+    _reset_peak()
+    base = _status("VmRSS")
+    t0 = time.perf_counter()
+    result = evaluate(graph, "multipartite", seed, step=step)
+    call = time.perf_counter() - t0
+    rows.append(("sum of the steps", sum(r[1] for r in rows), sum(r[2] for r in rows), max(top[0] - base, 0.0)))
+    return rows, result, {"gc": gc_wall[0], "call": call}
 
 
 def load_revision(rev: str):
@@ -175,9 +232,14 @@ def bench_before(mod, graph, seed: int = 0) -> list[tuple[str, float, float, flo
     except (ImportError, AttributeError) as exc:
         print(f"(per-step timing of the revision unavailable: {exc})")
     out, wall, cpu, mem = measure(lambda: mod.topometrics(graph, seed=seed))
-    rows.append(("topometrics() total", wall, cpu, mem))
+    rows.append(("topometrics() (one call, no step hook)", wall, cpu, mem))
     bench_before.last = out
     return rows
+
+
+def _load() -> str:
+    """The 1-, 5- and 15-minute load averages."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def print_rows(rows, edges: int) -> None:
@@ -187,14 +249,19 @@ def print_rows(rows, edges: int) -> None:
 
 
 def run_one(model: str, sparsity: float, args) -> tuple[int, list]:
-    (graph, label), wall, cpu, _ = measure(lambda: model_graph(model, sparsity, args.pruner, cache=args.cache))
+    (graph, label, encode), wall, cpu, _ = measure(lambda: model_graph(model, sparsity, args.pruner,
+                                                                      cache=args.cache))
     e = graph.num_edges
-    print(f"\n## {label}, sparsity {sparsity}: N={graph.num_nodes:,} E={e:,} (built in {wall:.1f} s wall, "
-          f"{cpu:.1f} s cpu); load average {os.getloadavg()[0]:.2f}")
-    rows, result = bench_steps(graph)
+    encoded = f"; multipartite() {encode[0]:.2f} s wall, {encode[1]:.2f} s cpu" if encode else " (from the cache)"
+    print(f"\n## {label}, sparsity {sparsity}: N={graph.num_nodes:,} E={e:,}; model, pruning and encoding "
+          f"{wall:.1f} s wall, {cpu:.1f} s cpu{encoded}; load average {_load()}")
+    rows, result, extra = bench_steps(graph)
     print_rows(rows, e)
-    print(f"process peak RSS {_status('VmHWM') / 2**30:.2f} GiB = {_status('VmHWM') / e:.1f} B/edge "
-          f"(graph build included); load average {os.getloadavg()[0]:.2f}")
+    peak = process_peak()
+    print(f"not in the sum: gc.collect() before each step {extra['gc']:.2f} s wall; the evaluate() call with them "
+          f"took {extra['call']:.2f} s wall")
+    print(f"process peak RSS {peak / 2**30:.2f} GiB = {peak / e:.1f} B/edge (graph build included); "
+          f"load average {_load()}")
     print("values: " + ", ".join(f"{k}={v:.6g}" for k, v in result.items()))
     if args.before:
         mod = load_revision(args.before)
@@ -220,6 +287,8 @@ def main() -> None:
     ap.add_argument("--before", help="git revision whose topometrics to time on the same graphs")
     ap.add_argument("--cache", help="folder for built graphs (.npz)")
     args = ap.parse_args()
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows in a log file as it comes
     warm_up()
     if args.sweep:
         explicit = any(a.startswith("--sparsities") for a in sys.argv[1:])
@@ -229,10 +298,11 @@ def main() -> None:
     for model in args.models:
         for s in args.sparsities:
             if model == "resnet50" and s <= 0.95:
-                free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+                available = mem_available() / 2**30
                 need = 40 * (1 - s) * 4.5e9 / 2**30
-                if free < need:
-                    print(f"\n## skipped {model} at {s}: {free:.1f} GiB available, about {need:.0f} GiB needed")
+                if available < need:
+                    print(f"\n## skipped {model} at {s}: {available:.1f} GiB available (MemAvailable), "
+                          f"about {need:.0f} GiB needed")
                     continue
             e, rows = run_one(model, s, args)
             for label, wall, cpu, _ in rows:

@@ -16,7 +16,7 @@ import time
 import torch
 
 from sparsetopo.models import build_model
-from sparsetopo.training import SGD
+from sparsetopo.sgd import SGD
 
 MODELS = ("resnet20", "conv6")
 

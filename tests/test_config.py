@@ -69,7 +69,7 @@ BAD = [
     ({"study": "my study!"}, r"'study': value 'my study!' does not match"),
     ({"study": _DELETE}, r"missing required key\(s\)"),
     ({"download": "yes"}, r"'download': value 'yes' has the wrong type; expected boolean"),
-    ({"datasets": ["cifar10"], "data_root": "/no/such/folder"}, r"'data_root': folder '/no/such/folder' does not exist and download is off"),
+    ({"datasets": ["cifar10"], "data_root": "/no/such/folder"}, r"'data_root': folder '/no/such/folder' does not exist, so dataset 'cifar10' cannot be read and download is off"),
     ({"encoding_options__weights": "final"}, r"'encoding_options.weights': value 'final' is not allowed; allowed values: trained, init"),
     ({"analysis__pruner_set": "dst"}, r"'analysis.pruner_set': value 'dst' is not allowed; allowed values: all, pai"),
     ({"analysis__learners": ["ols"]}, r"'analysis.learners.0': value 'ols' is not allowed; allowed values: ridge, gbt"),
@@ -92,6 +92,22 @@ BAD = [
 def test_bad_config_gives_one_clear_error(changes, pattern, schema_path):
     with pytest.raises(ConfigError, match=pattern):
         validate_config(_with(**changes), schema_path)
+
+
+def test_data_root_without_the_dataset_is_refused_before_any_job(schema_path, tmp_path):
+    """A data_root that exists but lacks the dataset's folder fails validation (not the first data job); with the
+    folder present it passes."""
+    cfg = _with(datasets=["cifar10", "tinyimagenet"], data_root="data", download=False)
+    (tmp_path / "data").mkdir()
+    with pytest.raises(ConfigError, match=r"^config key 'data_root': folder '.*data' has no folder "
+                                          r"'cifar-10-batches-py', so dataset 'cifar10' cannot be read and download "
+                                          r"is off; put the dataset there"):
+        validate_config(cfg, schema_path, base_dir=tmp_path)
+    (tmp_path / "data" / "cifar-10-batches-py").mkdir()
+    with pytest.raises(ConfigError, match=r"has no folder 'tiny-imagenet-200', so dataset 'tinyimagenet'"):
+        validate_config(cfg, schema_path, base_dir=tmp_path)
+    (tmp_path / "data" / "tiny-imagenet-200").mkdir()
+    assert validate_config(cfg, schema_path, base_dir=tmp_path)["data_root"] == "data"
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])

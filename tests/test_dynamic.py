@@ -11,7 +11,8 @@ from torch import nn
 
 from sparsetopo.models import build_model, prunable_layers
 from sparsetopo.pruning import PRUNERS, PruneContext, apply_masks, run_pruner
-from sparsetopo.pruning.dynamic import RigLHook, SETHook, rigl_drop_grow, set_drop_indices
+from sparsetopo.pruning.dynamic.gradient_growth import RigLHook, rigl_drop_grow
+from sparsetopo.pruning.dynamic.random_growth import SETHook, set_drop_indices
 
 torch.set_num_threads(1)  # 2 shared cores: one thread avoids oversubscription stalls
 
@@ -211,7 +212,7 @@ def test_through_training_loop(name, options):
         pytest.skip("sparsetopo.training.train not available")
     model, masks, hook = start(name, options=options)
     data = random_data()
-    settings = training.TrainSettings(epochs=3, lr=0.05, batch_size=12, record_masks=True)
+    settings = training.TrainSettings(epochs=3, lr=0.05, weight_decay=1e-4, batch_size=12, record_masks=True)
     result = training.train(model, masks, data, data[:2], settings, "cpu", hook=hook)
     history = result.mask_history
     assert len(history) == 4
@@ -267,8 +268,10 @@ def test_conv_layers_keep_density(name, options):
 
 # ------------------------------------------------------------------------------------ SNFS, DSR and ITOP
 
-from sparsetopo.pruning.dynamic import (DSRHook, ITOPHook, SNFSHook, allocate, cosine_rate,  # noqa: E402
-                                        dsr_threshold_step, momentum_shares)
+from sparsetopo.pruning.dynamic.base import allocate, cosine_rate  # noqa: E402
+from sparsetopo.pruning.dynamic.gradient_growth import ITOPHook  # noqa: E402
+from sparsetopo.pruning.dynamic.momentum_growth import SNFSHook, momentum_shares  # noqa: E402
+from sparsetopo.pruning.dynamic.random_growth import DSRHook, dsr_threshold_step  # noqa: E402
 
 DYNAMIC = [("set", {"skip_last_epoch": False}), ("rigl", {"delta_t": 3}), ("snfs", {}),
            ("snfs", {"delta_t": 5}), ("dsr", {"delta_t": 4}), ("itop", {"delta_t": 4})]

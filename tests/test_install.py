@@ -1,16 +1,21 @@
 """The installation: pyproject.toml (ranges, for people installing the library), the lock files (exact versions,
-what `make` installs), environment.yml (conda: the lock and the project, no test tools) and the Makefile agree."""
+what `make` installs), environment.yml (the rules' conda environment: the lock's pins inline, self-contained) and the
+Makefile agree; a rule runs in an environment made from environment.yml alone; LICENSE and CITATION.cff say what
+pyproject.toml says."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.metadata as md
+import os
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from packaging.requirements import Requirement
@@ -117,13 +122,87 @@ def test_every_import_of_the_library_and_scripts_is_a_core_dependency():
     assert "igraph" not in core and "igraph" in compare
 
 
-def test_environment_yml_installs_the_lock_and_the_project_without_test_tools():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    deps = env["dependencies"]
-    assert "python=3.11" in deps
-    pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    assert pip == [f"-r {LOCK.name}", "-e ."], pip
-    assert not any(isinstance(d, str) and re.match(r"(pytest|networkx)\b", d) for d in deps)
+ENV_FILE = ROOT / "environment.yml"
+#: what cannot resolve once Snakemake has copied the file into .snakemake/conda/: pip options naming files
+#: (-r, -c, -e), paths and file URLs
+FILE_REFERENCE = re.compile(r"(^|\s)(-r|-c|-e|--requirement|--constraint|--editable)(\s|=|$)"
+                            r"|file:|(^|[\s/])\.{1,2}(/|$)")
+
+
+def environment_pins() -> dict[str, Version]:
+    """name -> version of the pip section of environment.yml (every entry must be an exact pin)."""
+    env = yaml.safe_load(ENV_FILE.read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    pins = {}
+    for entry in pip:
+        m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", entry)
+        assert m, f"environment.yml: {entry!r} is not an exact pin (run `make environment.yml`)"
+        pins[canonicalize_name(m.group(1))] = Version(m.group(2))
+    return pins
+
+
+def test_environment_yml_is_self_contained_and_pins_the_lock(locks):
+    """No file reference (Snakemake creates the environment from a copy in .snakemake/conda/), Python 3.11, and
+    exactly the pins of requirements.lock: no test tool, not the project (the workflow finds it in the repository)."""
+    run, test = locks
+    text = ENV_FILE.read_text()
+    body = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert not [line for line in body if FILE_REFERENCE.search(line)], "environment.yml names a file"
+    deps = yaml.safe_load(text)["dependencies"]
+    assert "python=3.11" in deps and "pip" in deps
+    pins = environment_pins()
+    assert pins == run, f"environment.yml and {LOCK.name} disagree: run `make environment.yml`"
+    assert not set(pins) & set(test) and "sparsetopo" not in pins
+
+
+def test_file_reference_pattern_catches_what_cannot_resolve():
+    for bad in ("      - -r requirements.lock", "      - -e .", "      - ./dist/x.whl", "      - ../src",
+                "      - x @ file:///tmp/x.whl", "      - --requirement=requirements.lock"):
+        assert FILE_REFERENCE.search(bad), bad
+    for good in ("      - numpy==2.4.6", "      - python=3.11", "  - conda-forge", "      - polars-runtime-32==2.1.0"):
+        assert not FILE_REFERENCE.search(good), good
+
+
+def test_environment_yml_is_what_make_writes_from_the_lock(tmp_path):
+    """`make lock` writes environment.yml from requirements.lock (its `environment.yml` target): regenerating it
+    from the committed lock gives the committed file, byte for byte."""
+    target = tmp_path / "environment.yml"
+    proc = subprocess.run(["make", "--no-print-directory", "--always-make", f"ENV_FILE={target}", str(target)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_text() == ENV_FILE.read_text(), "environment.yml is stale: run `make environment.yml`"
+
+
+def test_a_rule_runs_in_an_environment_made_from_environment_yml_alone(tmp_path):
+    """The environment of environment.yml, without the project: a venv holding exactly the distributions its pip
+    section pins and nothing else, linked from this interpreter's installation of the same lock (downloading and
+    unpacking the 110 wheels again takes 7 min here, for the same files). In it ``import sparsetopo`` fails; the
+    workflow, run from another directory, still builds the tiny study's dataset: the Snakefile appends the
+    repository's src/ to its path, and the rule's script (run by the venv's interpreter, as a conda job is by the
+    environment's) inherits that path through Snakemake's script preamble."""
+    env = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=120)
+    site = env / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    for name, version in environment_pins().items():
+        dist = md.distribution(name)
+        assert Version(dist.version) == version, f"this interpreter has {name} {dist.version}, the lock {version}"
+        for top in {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")} - {"__pycache__"}:
+            if not (site / top).exists():
+                (site / top).symlink_to(dist.locate_file(top))
+    python = str(env / "bin" / "python")
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    alone = subprocess.run([python, "-c", "import sparsetopo"], capture_output=True, text=True, env=clean, timeout=60)
+    assert alone.returncode != 0 and "No module named 'sparsetopo'" in alone.stderr, alone.stderr
+    work, caller = tmp_path / "work", tmp_path / "caller"
+    caller.mkdir()
+    proc = subprocess.run([python, "-m", "snakemake", "results/test/data/digits.npz", "-s", str(ROOT / "Snakefile"),
+                           "-d", str(work), "--cores", "1", "--configfile", str(ROOT / "config" / "test.yaml")],
+                          cwd=caller, capture_output=True, text=True, env=clean, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "data_embedded" in proc.stdout + proc.stderr  # the rule's script ran, in that environment
+    with np.load(work / "results" / "test" / "data" / "digits.npz") as data:
+        assert {"x_train", "y_train", "x_test", "y_test"} <= set(data.files)
+        assert len(data["y_train"]) + len(data["y_test"]) == 1797  # sklearn's 8x8 digits, all of them
 
 
 def _make_dry_run(*args: str) -> str:
@@ -159,3 +238,25 @@ def test_make_targets_exist_and_are_documented():
     # the stamp counts as up to date (-o): only the report's own command is printed
     report = _make_dry_run("-o", ".venv/.installed", "report", "CONFIG=config/test.yaml")
     assert report.strip().endswith("snakemake --configfile config/test.yaml --report results/test/report.html"), report
+
+
+def test_license_and_citation_agree_with_pyproject():
+    """LICENSE is the Apache License 2.0 that pyproject.toml declares; CITATION.cff (Citation File Format 1.2.0,
+    validated with cffconvert 2.0.0 when it was written) cites this version of the project and, as references, the
+    four papers the study reproduces."""
+    project = pyproject()["project"]
+    assert project["license"] == {"text": "Apache-2.0"}
+    license_text = (ROOT / "LICENSE").read_text()
+    assert license_text.split()[:4] == ["Apache", "License", "Version", "2.0,"] and "END OF TERMS AND CONDITIONS" in \
+        license_text and hashlib.md5(license_text.encode()).hexdigest() == "3b83ef96387f14655fc854ddc3c6bd57"
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["type"] == "software" and cff["authors"]
+    assert cff["version"] == project["version"] and cff["license"] == "Apache-2.0"
+    cited = {(ref["authors"][0]["family-names"], ref["year"]): ref for ref in cff["references"]}
+    assert set(cited) == {("Cunegatti", 2024), ("Liu", 2020), ("You", 2022), ("Hoang", 2023)}
+    assert [a["family-names"] for a in cited["Cunegatti", 2024]["authors"]] == ["Cunegatti", "Farina", "Bucur", "Iacca"]
+    assert cited["Liu", 2020]["title"] == "Topological Insights into Sparse Neural Networks"
+    assert cited["You", 2022]["title"] == "Max-Affine Spline Insights Into Deep Network Pruning"
+    assert cited["Hoang", 2023]["title"] == "Revisiting Pruning at Initialization through the Lens of Ramanujan Graph"
+    for ref in cff["references"]:
+        assert ref["type"] in ("article", "conference-paper") and ref["url"].startswith("https://")

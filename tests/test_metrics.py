@@ -235,7 +235,7 @@ def test_large_graph_spectra_match_dense():  # n > DENSE_EIG_MAX: Lanczos agains
         [n, 60], np.r_[pairs, np.stack([np.full(59, n), np.arange(n + 1, n + 60)], 1)], np.r_[g.weight, [9.0] * 59])
     blind = lambda seed: type("R", (), {"standard_normal": lambda self, m: np.r_[np.ones(n), np.zeros(m - n)]})()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("sparsetopo.metrics.spectral.np.random.default_rng", blind)
+        mp.setattr("sparsetopo.metrics.lanczos.np.random.default_rng", blind)
         assert topometrics(star)["spectral_radius"] == pytest.approx(dense_spectra(star)[2][-1], rel=1e-5)
 
 
@@ -361,7 +361,7 @@ def test_registry_columns_and_released_layouts():
 
 
 def test_lanczos_stops_when_the_values_read_have_converged_and_their_neighbours_are_told_apart():
-    from sparsetopo.metrics.spectral import _settled
+    from sparsetopo.metrics.lanczos import _settled
 
     tight = np.full(6, 1e-6)
     # A, near-symmetric spectrum: the read values are λ1, λ2 (signed gap) and the three largest |λ| (6, −6, 5);

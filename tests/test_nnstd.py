@@ -251,15 +251,16 @@ def test_reference_fetch_offline_writes_a_plain_status_then_recovers(tmp_path, m
     status_path, note = tmp_path / "fetch.json", tmp_path / "SKIPPED.md"
     epochs = pinned_paper_data.topo_facts["topo_epochs"][:1]
     _offline(monkeypatch)
-    status = reference.fetch_reference(tmp_path / "topo", epochs, status_path, attempt="first", skip_note_path=note)
+    status = reference.fetch_reference(tmp_path / "topo", epochs, status_path, skip_note_path=note)
     assert status == json.loads(status_path.read_text())
-    assert status["available"] is False and status["attempt"] == "first" and status["files"] == 0
+    assert status["available"] is False and status["files"] == 0
     assert "cannot download the reference NNSTD topologies" in status["reason"]
     assert "set `nnstd.reference_topologies` to a local copy" in status["reason"]
     text = reference.skip_note(status, "results/study/nnstd/reference/nnstd_reference.png")
     assert "(`results/study/nnstd/reference/nnstd_reference.png`) was not made" in text
     assert "rest of the study ran normally" in text
     assert status["reason"] in text and "nnstd: {reference: false}" in text
+    assert "`snakemake --forcerun nnstd_reference_fetch`" in text  # how to retry: the workflow does not by itself
     note.write_text(text)
     figure = {"png": "nnstd_reference.png", "pdf": "nnstd_reference.pdf"}
     assert reference.status_inputs(status_path, figure, note) == {"status": str(status_path), "skipped": str(note)}
@@ -267,7 +268,7 @@ def test_reference_fetch_offline_writes_a_plain_status_then_recovers(tmp_path, m
     assert "<b>Skipped:</b>" in (tmp_path / "status.html").read_text()
     # the network is back: the same call completes the copy and removes the stale note
     _serve_topologies(monkeypatch, pinned_paper_data.topo, [])
-    status = reference.fetch_reference(tmp_path / "topo", epochs, status_path, attempt="retry", skip_note_path=note)
+    status = reference.fetch_reference(tmp_path / "topo", epochs, status_path, skip_note_path=note)
     assert status["available"] is True and status["reason"] is None
     assert status["files"] == len(reference.reference_files(epochs)) and not note.exists()
     assert reference.status_inputs(status_path, figure, note) == {"status": str(status_path), **figure}
@@ -438,7 +439,8 @@ TINY = {"study": "tiny", "datasets": ["digits"], "models": ["mlp"], "model_optio
 @pytest.mark.slow
 def test_workflow_runs_pairs_and_offline_reference(tmp_path):
     """nnstd.runs on a tiny study, with the reference download forced offline (a proxy that refuses): the study
-    completes, the skip is written where a user sees it, and the next run retries the download."""
+    completes, the skip is written where a user sees it, and the study is then up to date: the download is retried
+    only on request (--forcerun nnstd_reference_fetch)."""
     config = {**TINY, "nnstd": {"enabled": True, "chain": False, "runs": True, "reference_epochs": [0]}}
     workdir = _workdir(tmp_path, config)
     offline = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "https_proxy", "http_proxy")}
@@ -462,9 +464,10 @@ def test_workflow_runs_pairs_and_offline_reference(tmp_path):
     assert (out / "runs" / "nnstd_runs.pdf").read_bytes()[:4] == b"%PDF"
     assert (workdir / "logs" / "tiny" / "benchmarks" / "nnstd" / "runs_pairs.tsv").exists()
     dry = _snakemake(workdir, *targets, "-n", env=offline)
+    assert "Nothing to be done" in dry.stdout + dry.stderr  # an offline study is complete, not retried every run
+    dry = _snakemake(workdir, *targets, "-n", "--forcerun", "nnstd_reference_fetch", env=offline)
     said = dry.stdout + dry.stderr
-    assert "nnstd_reference_fetch" in said and "Params have changed" in said  # retried on the next run
-    assert "nnstd_runs_pairs" not in said
+    assert "checkpoint nnstd_reference_fetch:" in said and "nnstd_runs_pairs" not in said, said  # a retry on request
     report = workdir / "report.html"
     _snakemake(workdir, *targets, "--report", str(report), env=offline)
     assert "status.html" in report.read_text(errors="ignore")

@@ -38,7 +38,7 @@ def analysis_options(schema_path):
 
     cfg = validate_config({"study": "unit", "source": "published", "datasets": ["cifar10"], "models": ["conv6"],
                            "pruners": ["er"], "sparsities": [0.9], "seeds": [0]}, schema_path)
-    return {**cfg["analysis"], "bootstrap": 50, "permutations": 19}
+    return {**cfg["analysis"], "jackknife_blocks": 5, "permutations": 19}
 
 
 def test_download_without_network_fails_with_one_clear_error(tmp_path, monkeypatch):

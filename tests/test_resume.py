@@ -75,7 +75,8 @@ def session(pruner: str, ckpt: Path | None, fingerprint: str = "run-a", stop_at:
             raise Interrupted
 
     result = train(model, masks, make_loader(data, 12, True, seed=1), make_loader(data, 48, False),
-                   TrainSettings(epochs=4, lr=0.05, milestones=(0.5,), record_masks=True), "cpu", hook=hook,
+                   TrainSettings(epochs=4, lr=0.05, weight_decay=1e-4, milestones=(0.5,), record_masks=True), "cpu",
+                   hook=hook,
                    extra_loss=random_penalty, on_epoch_end=stop,
                    checkpoint=Checkpoint(ckpt, fingerprint) if ckpt else None)
     return model, result

@@ -9,7 +9,8 @@ from torch.utils.data import TensorDataset
 from sparsetopo.data import make_loader
 from sparsetopo.models import build_model, prunable_layers
 from sparsetopo.pruning import PruneContext, run_pruner
-from sparsetopo.training import DivergedError, TrainSettings, milestone_epochs, settings_from_config, train
+from sparsetopo.training import DivergedError, milestone_epochs, train
+from sparsetopo.training_settings import TrainSettings, training_for
 
 
 def _data(n=96, shape=(1, 8, 8), seed=0):
@@ -48,7 +49,8 @@ def test_training_is_deterministic():
         net, masks = _setup(seed=4)
         data = _data(seed=4)
         torch.manual_seed(4)
-        r = train(net, masks, make_loader(data, 16, True, 4), make_loader(data, 96, False), TrainSettings(epochs=1))
+        r = train(net, masks, make_loader(data, 16, True, 4), make_loader(data, 96, False),
+                  TrainSettings(epochs=1, weight_decay=1e-4))
         accs.append((r.accuracy, r.epochs[0]["train_loss"], [p.detach().clone() for p in net.parameters()]))
     assert accs[0][:2] == accs[1][:2]
     assert all(torch.equal(a, b) for a, b in zip(accs[0][2], accs[1][2]))
@@ -59,7 +61,7 @@ def test_non_finite_loss_raises_a_clear_error():
     data = _data()
     with pytest.raises(DivergedError, match="non-finite training loss"):
         train(net, masks, make_loader(data, 16, True, 0), make_loader(data, 96, False),
-              TrainSettings(epochs=2, lr=1e30))
+              TrainSettings(epochs=2, lr=1e30, weight_decay=1e-4))
 
 
 def test_milestones_at_half_and_three_quarters():
@@ -68,21 +70,44 @@ def test_milestones_at_half_and_three_quarters():
 
 
 def test_weight_decay_per_model():
-    assert settings_from_config({"epochs": 1}, "wrn28_2").weight_decay == 5e-4
-    assert settings_from_config({"epochs": 1}, "resnet20").weight_decay == 1e-4
-    assert settings_from_config({"epochs": 1, "weight_decay": 0.0}, "wrn28_2").weight_decay == 0.0
+    def settings(section, model):
+        return TrainSettings.from_section(training_for(section, "digits", model))
+
+    assert settings({"epochs": 1}, "wrn28_2").weight_decay == 5e-4
+    assert settings({"epochs": 1}, "resnet20").weight_decay == 1e-4
+    assert settings({"epochs": 1, "weight_decay": 0.0}, "wrn28_2").weight_decay == 0.0
+
+
+def test_train_settings_defaults_are_the_schemas():
+    """One home for each default: a field left out of TrainSettings, and a key left out of the training section,
+    take the schema's default (weight decay has none: null means per model, so it must be given)."""
+    import dataclasses
+
+    from sparsetopo.schema import load_schema
+
+    schema = {k: v.get("default") for k, v in load_schema()["properties"]["training"]["properties"].items()}
+    settings = TrainSettings(weight_decay=0.0)
+    for name in ("epochs", "lr", "momentum", "gamma", "batch_size"):
+        assert getattr(settings, name) == schema[name], name
+    assert settings.milestones == tuple(schema["milestones"]) and schema["weight_decay"] is None
+    assert TrainSettings.from_section(training_for(None, "digits", "mlp")) == dataclasses.replace(
+        settings, weight_decay=1e-4)
+    with pytest.raises(TypeError, match="weight_decay"):
+        TrainSettings(epochs=1)
+    with pytest.raises(KeyError, match="training_for"):
+        TrainSettings.from_section({"epochs": 1, "weight_decay": 1e-4})
 
 
 def test_mask_history_records_every_epoch():
     net, masks = _setup()
     data = _data()
     r = train(net, masks, make_loader(data, 32, True, 0), make_loader(data, 96, False),
-              TrainSettings(epochs=2, record_masks=True))
+              TrainSettings(epochs=2, weight_decay=1e-4, record_masks=True))
     assert len(r.mask_history) == 3 and all(torch.equal(r.mask_history[0][n], masks[n]) for n in masks)
 
 
 def test_sgd_matches_torch_optim_sgd():
-    from sparsetopo.training import SGD
+    from sparsetopo.sgd import SGD
 
     torch.manual_seed(0)
     a = torch.nn.Linear(5, 3)
@@ -109,7 +134,7 @@ import yaml  # noqa: E402
 
 from sparsetopo.config import ConfigError, validate_config  # noqa: E402
 from sparsetopo.schema import section_defaults  # noqa: E402
-from sparsetopo.training import SGD, make_optimizer, training_for  # noqa: E402
+from sparsetopo.sgd import SGD, make_optimizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_DEFAULTS = {k: v for k, v in section_defaults("training").items() if k != "per_dataset"}
@@ -213,9 +238,8 @@ def test_sgd_state_dict_round_trip_continues_identically():
 
 def test_make_optimizer_uses_torch_fast_path_only_on_cuda():
     params = list(torch.nn.Linear(3, 2).parameters())
-    settings = TrainSettings(lr=0.05, momentum=0.8, weight_decay=1e-3)
-    cpu = make_optimizer(params, settings, torch.device("cpu"))
+    cpu = make_optimizer(params, 0.05, 0.8, 1e-3, torch.device("cpu"))
     assert isinstance(cpu, SGD) and cpu.param_groups[0]["momentum"] == 0.8
-    cuda = make_optimizer(params, settings, torch.device("cuda"))  # construction only: no GPU needed
+    cuda = make_optimizer(params, 0.05, 0.8, 1e-3, torch.device("cuda"))  # construction only: no GPU needed
     assert isinstance(cuda, torch.optim.SGD) and cuda.defaults["foreach"] is True
     assert (cuda.defaults["lr"], cuda.defaults["weight_decay"]) == (0.05, 1e-3)

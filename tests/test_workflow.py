@@ -1,6 +1,7 @@
-"""End to end: the workflow on the tiny study (config/test.yaml) in a temporary directory; tables,
-figures, claims and report; rerunning gives byte-identical tables; seeds change masks; the rerun matrix: a change
-of the configuration or of the library reruns exactly the jobs that read it (dry runs after a complete run)."""
+"""End to end: the workflow on the tiny study (config/test.yaml), run from another directory (``snakemake -s
+<repo>/Snakefile -d <empty folder>``); tables, figures, claims and report; rerunning gives byte-identical tables;
+seeds change masks; the rerun matrix: a change of the configuration or of the library reruns exactly the jobs that
+read it (dry runs after a complete run)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,34 @@ import polars as pl
 import pytest
 import torch
 
-from workflow_helpers import ROOT, SNAKEMAKE, make_workdir, snakemake
+from workflow_helpers import ROOT, SNAKEMAKE
 
 TABLES = ["runs", "multipartite", "rolled", "rolled_summary", "rolled_channel", "rolled_channel_summary",
           "ramanujan", "ramanujan_summary"]
+TEST_CONFIG = ROOT / "config" / "test.yaml"
+
+
+def elsewhere(workdir: Path, *args: str, configfile: Path = TEST_CONFIG, env: dict | None = None,
+              check: bool = True) -> subprocess.CompletedProcess:
+    """``snakemake -s <repo>/Snakefile -d workdir --configfile <file> args`` started from a third directory."""
+    caller = workdir.parent / f"{workdir.name}-caller"
+    caller.mkdir(exist_ok=True)
+    proc = subprocess.run([*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args,
+                           "--configfile", str(configfile)], cwd=caller, text=True, capture_output=True, timeout=1800,
+                          env=env)
+    assert not any(caller.iterdir()), f"snakemake wrote into its caller's directory: {list(caller.iterdir())}"
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> Path:
-    workdir = make_workdir(tmp_path_factory.mktemp("workflow"))
-    snakemake(workdir, "--cores", "2")
+    """The tiny study in a folder that holds nothing of the repository: every file the workflow reads from the
+    repository (default config, schema, report pages, scripts, the library) is found from the Snakefile."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    elsewhere(workdir, "--cores", "2")
+    assert {p.name for p in workdir.iterdir()} <= {".snakemake", "results", "logs", "data"}
     return workdir
 
 
@@ -58,10 +77,33 @@ def test_figures_and_report(study):
     for name in ("accuracy_vs_sparsity", "topometrics_vs_sparsity"):
         assert (figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (figures / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
-    snakemake(study, "--report", "results/test/report.html")
+    elsewhere(study, "--report", str(study / "results" / "test" / "report.html"))
     html = (study / "results" / "test" / "report.html").read_text(errors="ignore")
     assert "accuracy_vs_sparsity.png" in html
     assert "Verdicts of study" in html and "claims_prediction.png" in html  # the verdicts open the report
+
+
+def test_report_opens_at_its_top_in_a_browser(study):
+    """The report as a reader meets it, in headless Chromium at 1400 x 900: it opens on the verdicts page with its
+    title and the T1 row in the first screen (not centred partway down a page taller than the screen), the verdict
+    table uses the pane's width, and a browser driver can click the T1 row's link."""
+    from report_browser import HOW_TO_INSTALL, Browser, find_chromium, first_screen, in_view
+
+    if find_chromium() is None:
+        pytest.skip(HOW_TO_INSTALL)
+    report = study / "results" / "test" / "report.html"
+    if not report.exists():
+        snakemake(study, "--report", "results/test/report.html")
+    with Browser(1400, 900) as browser:
+        found = first_screen(report, browser=browser)
+        assert found["viewport"] == [1400, 900] and found["title_text"] == "Verdicts of study test"
+        assert found["scroll_height"] > 2 * 900, found  # a page taller than the screen: what centring broke
+        assert in_view(found["title"], found["viewport"]) and found["title"]["top"] < 100, found
+        assert in_view(found["t1"], found["viewport"]) and found["t1_on_top"], found
+        assert found["table"]["width"] >= found["pane"]["width"] - 60, found  # the pane's width, less its padding
+        browser.click_link("claims_prediction.png")  # refused for an element outside the viewport
+        assert browser.wait_for("return document.body.innerText.includes('results/test/figures/claims_prediction.png')"
+                                " && document.body.innerText.includes('Prediction claims')", timeout=10)
 
 
 def test_every_compute_rule_logged(study):
@@ -89,13 +131,11 @@ DOWNSTREAM = {"collect": 1, "figure_accuracy": 1, "figure_topometrics": 1, "figu
 
 def planned_jobs(workdir: Path, config: dict | None = None, env: dict | None = None) -> dict[str, int]:
     """Jobs per rule that a dry run plans (after the complete run of the study fixture)."""
-    args = ["-n"]
+    configfile = TEST_CONFIG
     if config is not None:
-        (workdir / "changed.yaml").write_text(json.dumps(config))
-        args = ["-n", "--configfile", "changed.yaml"]
-    cmd = [*SNAKEMAKE, *args] if config is not None else [*SNAKEMAKE, "--configfile", "config/test.yaml", *args]
-    proc = subprocess.run(cmd, cwd=workdir, text=True, capture_output=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        configfile = workdir.parent / f"{workdir.name}-changed.yaml"
+        configfile.write_text(json.dumps(config))
+    proc = elsewhere(workdir, "-n", configfile=configfile, env=env)
     out = proc.stdout + proc.stderr
     if "Nothing to be done" in out:
         return {}
@@ -138,8 +178,19 @@ def test_rerun_matrix(study, tmp_path):
     motifs.write_text(motifs.read_text() + "\n_CHANGED = 1\n")
     env = {**os.environ, "PYTHONPATH": str(library)}
     assert planned_jobs(study, env=env) == {"metrics": 8, **DOWNSTREAM}
+    # one pruner's module (a copy where saliency.py, SNIP's module, changed): only the SNIP runs retrain (2 models
+    # x 2 seeds), then what reads them; the ERK and dense runs' fingerprints cover random_masks.py, not saliency.py
+    motifs.write_text(motifs.read_text().replace("\n_CHANGED = 1\n", ""))
+    saliency = library / "sparsetopo" / "pruning" / "saliency.py"
+    saliency.write_text(saliency.read_text() + "\n_CHANGED = 1\n")
+    assert planned_jobs(study, env=env) == {"train": 4, "metrics": 4, **not_drawn}
+    # random_masks.py holds ERK and the dense baseline: their runs retrain (4 + 4), the 4 ERK runs are measured
+    shutil.copy(ROOT / "src" / "sparsetopo" / "pruning" / "saliency.py", saliency)
+    random_masks = library / "sparsetopo" / "pruning" / "random_masks.py"
+    random_masks.write_text(random_masks.read_text() + "\n_CHANGED = 1\n")
+    assert planned_jobs(study, env=env) == {"train": 8, "metrics": 4, **DOWNSTREAM}
+    shutil.copy(ROOT / "src" / "sparsetopo" / "pruning" / "random_masks.py", random_masks)
     # a comment or docstring of any module changes nothing
-    (library / "sparsetopo" / "metrics" / "motifs.py").write_text(motifs.read_text().replace("\n_CHANGED = 1\n", ""))
     training = library / "sparsetopo" / "training.py"
     training.write_text('"""Edited docstring."""\n# a new comment\n' + training.read_text().split('"""', 2)[2])
     assert planned_jobs(study, env=env) == {}
@@ -234,7 +285,7 @@ def test_rerun_gives_identical_table_bytes(study):
     shutil.rmtree(study / "results" / "test" / "runs" / "digits" / "mlp" / "snip" / "s0.9" / "seed1")
     for name in TABLES:
         (tables / f"{name}.parquet").unlink()
-    snakemake(study, "--cores", "2", *[f"results/test/tables/{name}.parquet" for name in TABLES])
+    elsewhere(study, "--cores", "2", *[f"results/test/tables/{name}.parquet" for name in TABLES])
     for name in TABLES:
         assert (tables / f"{name}.parquet").read_bytes() == before[name], name
         assert (tables / f"{name}.csv").read_bytes() == before_csv[name], name

@@ -42,7 +42,7 @@ STUDY = {
     "sparsities": [0.9], "seeds": [0], "model_options": {"mlp": {"hidden": [32, 16]}},
     "training": {"epochs": 2, "batch_size": 128, "threads": 1, "device": "cpu"},
     "metrics": {"motif_budget_seconds": 0.5},
-    "analyses": list(ANALYSES), "analysis": {"bootstrap": 50, "permutations": 19},
+    "analyses": list(ANALYSES), "analysis": {"jackknife_blocks": 5, "permutations": 19},
 }
 RUNS = [Run("digits", "resnet20", "erk", 0.9, 0), Run("digits", "mlp", "set", 0.9, 0),
         Run("digits", "resnet20", "dense", 0.0, 0)]
@@ -174,7 +174,7 @@ def main() -> None:
     print("# analysis tables")
     inputs = {n: str(tables / f"{n}.parquet") for n in names if n == "multipartite" or n.endswith("_summary")}
     for name, analysis in ANALYSES.items():
-        run_analysis(name, inputs, stage_config(cfg, "analysis", analysis=name), tables,
+        run_analysis(name, inputs, stage_config(cfg, "analysis", options=ANALYSES[name].options), tables,
                      root / "figures" / f"{name}.png", root / "figures" / f"{name}.pdf")
         for stem in analysis.tables:
             written = sorted(p.suffix for p in tables.glob(f"{stem}.*") if p.suffix != ".json")

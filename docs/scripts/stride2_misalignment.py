@@ -22,6 +22,7 @@ from sparsetopo.graph import Graph
 from sparsetopo.metrics import topometrics
 
 SHOWN = ("edges", "source_nodes", "sink_nodes", "disconnected_nodes", "removable_in_edges", "removable_out_edges",
+         "one_hop", "two_hop",
          "components", "k_core", "spectral_gap", "spectral_gap_paper", "spectral_radius")
 
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .io import PROVENANCE_KEY, ArtifactError, load_torch, read_json
+from .io import PROVENANCE_KEY, ArtifactError, load_torch, open_npz, read_json, read_parquet, read_parquet_metadata
 
 RUN_KEYS = ("dataset", "model", "pruner", "sparsity", "seed")
 
@@ -36,7 +36,8 @@ def kind(path: str | os.PathLike) -> str:
 
 
 def provenance(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The provenance record of the artifact at ``path`` (None when it has none, e.g. made by an older version)."""
+    """The provenance record of the artifact at ``path`` (None when it carries none: a file not written by the
+    workflow's stages, or one written before they recorded provenance)."""
     path = Path(path)
     found = kind(path)
     if found == "checkpoint":
@@ -44,14 +45,10 @@ def provenance(path: str | os.PathLike) -> dict[str, Any] | None:
         text = blob.get("provenance") if isinstance(blob, dict) else None
         return json.loads(text) if text else None
     if found == "graph":
-        import numpy as np
-
-        with np.load(path, allow_pickle=False) as data:
+        with open_npz(path) as data:
             return json.loads(str(data["provenance"])) if "provenance" in data.files else None
     if found == "table":
-        import polars as pl
-
-        meta = pl.read_parquet_metadata(path)
+        meta = read_parquet_metadata(path)
         return json.loads(meta[PROVENANCE_KEY]) if PROVENANCE_KEY in meta else None
     if found == "masks":
         sidecar = path.with_name("train.json")
@@ -82,9 +79,7 @@ def _graph_summary(path: Path) -> dict[str, Any]:
 
 
 def _table_summary(path: Path) -> dict[str, Any]:
-    import polars as pl
-
-    frame = pl.read_parquet(path)
+    frame = read_parquet(path)
     out: dict[str, Any] = {"rows": frame.height, "columns": frame.columns}
     keys = [k for k in RUN_KEYS if k in frame.columns]
     if keys:
@@ -98,9 +93,7 @@ def _table_summary(path: Path) -> dict[str, Any]:
 
 
 def _masks_summary(path: Path) -> dict[str, Any]:
-    import numpy as np
-
-    with np.load(path, allow_pickle=False) as data:
+    with open_npz(path) as data:
         epochs = sorted({k.split("/")[0] for k in data.files})
         layers = sorted({k.split("/", 1)[1] for k in data.files if "/" in k})
     return {"epochs": len(epochs), "layers": layers}

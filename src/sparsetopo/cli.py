@@ -6,9 +6,13 @@
     sparsetopo graph-summary --model resnet20 --dataset cifar10 --pruner erk --sparsity 0.9 --seed 0 \
         --encoding multipartite [--weights init|PATH] [--out graph.npz] --json
     sparsetopo metrics GRAPH.npz --json
+    sparsetopo metrics --model resnet50 --dataset imagenet --pruner erk --sparsity 0.9 --seed 0 --json
     sparsetopo nnstd DIR_A DIR_B --json
     sparsetopo inspect ARTIFACT [--json]
     sparsetopo verify ARTIFACT [--force] | sparsetopo verify --sample 5 results/STUDY [--out audit.md]
+
+Exit codes: 0 done (for verify: every artifact identical); 1 verify found a difference or could not re-derive an
+artifact; 2 an error (bad arguments, configuration, name or artifact), said in one line on stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import math
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -51,13 +56,52 @@ def _config(path: str | None) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 
 
+EXIT_CODES = ("exit codes: 0 done (verify: every artifact identical); 1 verify found a difference or could not "
+              "re-derive an artifact; 2 an error (bad arguments, configuration, name or artifact), said in one line "
+              "on stderr")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with an epilog made when the help is shown (``epilog_fn``), so that listing the pruners imports
+    the library only for ``--help``."""
+
+    def __init__(self, *args: Any, epilog_fn: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.epilog_fn = epilog_fn
+
+    def format_help(self) -> str:
+        if self.epilog_fn is not None:
+            self.epilog = self.epilog_fn()
+        return super().format_help()
+
+
+def pruner_catalogue() -> str:
+    """The registered pruners for ``--help``: name, what it is, whether it reads data or trains dynamically, and
+    its options with their defaults (set them under ``pruner_options.<name>`` of a config, used with --config)."""
+    from .pruning import PRUNERS
+
+    lines = ["pruners (options go under pruner_options.<name> of the --config file; defaults shown):"]
+    for name in PRUNERS.names():
+        pruner = PRUNERS.get(name)
+        kind = ", ".join(k for k, on in (("reads training data", pruner.needs_data),
+                                          ("dynamic sparse training", pruner.dynamic is not None)) if on)
+        about = " ".join((pruner.prune.__doc__ or pruner.description or name).split("\n\n")[0].split())
+        head = f"  {name}: {about}" + (f" [{kind}]" if kind else "")
+        lines += textwrap.wrap(head, 116, subsequent_indent="      ")
+        if pruner.defaults:
+            options = ", ".join(f"{k}={v!r}" for k, v in pruner.defaults.items())
+            lines += textwrap.wrap(f"options: {options}", 116, initial_indent="      ", subsequent_indent="        ")
+    return "\n".join(lines)
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--pruner", required=True)
-    p.add_argument("--sparsity", type=float, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", help="YAML config whose dataset/model/pruner options and data_root are used")
+    p.add_argument("--model", required=True, help="architecture, e.g. resnet20, conv6, mlp (a wrong name lists all)")
+    p.add_argument("--dataset", required=True, help="fixes input shape and classes, e.g. cifar10, mnist5k, digits")
+    p.add_argument("--pruner", required=True, help="one of the pruners listed below")
+    p.add_argument("--sparsity", type=float, required=True, help="fraction of prunable weights removed, in [0, 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the pruner (default 0)")
+    p.add_argument("--config", help="YAML config whose dataset_options, model_options, pruner_options and "
+                                    "data_root are used")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -149,12 +193,72 @@ def _graph_encoding(path: str) -> str | None:
 
 def cmd_metrics(args) -> int:
     """Every metric the file's encoding has: topometrics (multipartite), per-layer metrics (rolled,
-    rolled_channel), plus the Ramanujan metrics, which are defined on rolled files only."""
-    from .metrics import graph_file_metrics
+    rolled_channel), plus the Ramanujan metrics, which are defined on rolled files only. With --model (and no
+    file): the topometrics of that pruned network, measured without writing a graph file (explicit or implicit
+    path), with the method and the seconds. Progress goes to stderr, one line per step."""
+    _progress_to_stderr()
+    run_keys = ("model", "dataset", "pruner", "sparsity")
+    given = [k for k in run_keys if getattr(args, k) is not None]
+    if args.graph is not None:
+        if given:
+            raise ValueError("give either a graph file or --model/--dataset/--pruner/--sparsity, not both")
+        from .metrics import graph_file_metrics
 
-    ramanujan = _graph_encoding(args.graph) == "rolled"
-    _print(graph_file_metrics(args.graph, seed=args.seed, ramanujan=ramanujan), args.json)
+        ramanujan = _graph_encoding(args.graph) == "rolled"
+        seed = args.seed if args.metrics_seed is None else args.metrics_seed
+        _print(graph_file_metrics(args.graph, seed=seed, ramanujan=ramanujan), args.json)
+        return 0
+    if len(given) < len(run_keys):
+        missing = ", ".join(f"--{k}" for k in run_keys if k not in given)
+        raise ValueError(f"give a graph file, or a network with --model, --dataset, --pruner and --sparsity "
+                         f"(missing: {missing})")
+    _print(_network_metrics(args), args.json)
     return 0
+
+
+def _progress_to_stderr() -> None:
+    """Log the library's progress (logger ``sparsetopo``, INFO) to stderr unless logging is configured already."""
+    import logging
+
+    logger = logging.getLogger("sparsetopo")
+    if logging.getLogger().handlers or logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _network_metrics(args) -> dict[str, Any]:
+    import logging
+
+    from .metrics import normalised
+    from .metrics.implicit import network_topometrics
+    from .stages.common import build_initial_model, dataset_info_for, load_checkpoint
+
+    cfg = _config(args.config)
+    mcfg = cfg.get("metrics", {}) or {}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.weights in (None, "init"):
+            run, _, pt = _prune(args, cfg, Path(tmp))
+        else:
+            from .stages.run import Run
+
+            _check_names(args)
+            run, pt = Run(args.dataset, args.model, args.pruner, args.sparsity, args.seed), Path(args.weights)
+        model = build_initial_model(cfg, run)
+        load_checkpoint(pt, model)
+    model.eval()
+    logging.getLogger("sparsetopo.metrics").info("%s pruned in %.1f s", run.path, time.perf_counter() - start)
+    seed = int(mcfg.get("seed", 0)) if args.metrics_seed is None else args.metrics_seed
+    values, info = network_topometrics(
+        model, dataset_info_for(cfg, run.dataset).input_shape, seed=seed,
+        motifs4=args.motifs4 or mcfg.get("motifs4", "auto"),
+        motif_budget_seconds=args.motif_budget_seconds or float(mcfg.get("motif_budget_seconds", 5.0)),
+        method=args.method, identity_shortcuts=args.identity_shortcuts, device=args.device)
+    return {**run.keys(), "method": info["method"], "raw_edges": info["raw_edges"], "seconds": info["seconds"],
+            **values, **normalised(values)}
 
 
 def cmd_nnstd(args) -> int:
@@ -210,23 +314,81 @@ def cmd_verify(args) -> int:
     return 0 if all(v.identical for v in verdicts) else 1
 
 
+def cmd_power(args) -> int:
+    """Expected half-width of every primary comparison of a study and the clusters it needs, from a pilot."""
+    import yaml
+
+    from . import config
+    from .analysis.power import study_power
+
+    cfg = config.validate_config(yaml.safe_load(Path(args.config).read_text()), config.SCHEMA_PATH,
+                                 base_dir=Path.cwd())
+    pilot = Path(args.pilot or f"results/{cfg['study']}/tables")
+    table = study_power(cfg, pilot)
+    if args.json:
+        print(json.dumps(table.to_dicts(), indent=2))
+        return 0
+    print(f"{args.config}: power of the primary comparisons, projected from the pilot {pilot}")
+    for r in table.iter_rows(named=True):
+        need = r["clusters_needed"] if r["clusters_needed"] is not None else "more than 100,000"
+        print(f"  {r['claim']} {r['key']}: pilot ±{r['pilot_half_width']:.3f} with {r['pilot_clusters']} clusters; "
+              f"expected ±{r['expected_half_width']:.3f} with the study's {r['planned_clusters']}; "
+              f"±{r['target_half_width']:g} needs {need} -> {'decidable' if r['decidable'] else 'underpowered'}")
+    return 0
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sparsetopo", description=__doc__.split("\n\n")[0])
+    from . import __version__
+
+    parser = _Parser(prog="sparsetopo", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES)
+    parser.add_argument("--version", action="version", version=f"sparsetopo {__version__}")
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
+                        help="show the library's log messages of this level and above on stderr (default: warnings, "
+                             "and the progress of metrics; INFO shows what the stages log as they go, e.g. each "
+                             "epoch when verify re-derives a train.pt)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("prune", help="prune one network at initialisation and print its layer densities")
+    run_help = dict(formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog_fn=lambda: pruner_catalogue() + "\n\n" + "\n".join(textwrap.wrap(EXIT_CODES, 116)))
+    p = sub.add_parser("prune", help="prune one network at initialisation and print its layer densities",
+                       **run_help)
     _run_args(p)
     p.set_defaults(func=cmd_prune)
-    p = sub.add_parser("graph-summary", help="encode one network as a graph and print its size")
+    p = sub.add_parser("graph-summary", help="encode one network as a graph and print its size", **run_help)
     _run_args(p)
     p.add_argument("--encoding", required=True, choices=["multipartite", "rolled", "rolled_channel"])
     p.add_argument("--weights", default="init", help="'init' (prune now) or a prune.pt/train.pt checkpoint")
     p.add_argument("--identity-shortcuts", action="store_true", help="encode identity shortcuts as weight-1 edges")
     p.add_argument("--out", help="also save the graph file (.npz)")
     p.set_defaults(func=cmd_graph_summary)
-    p = sub.add_parser("metrics", help="all metrics of one graph file")
-    p.add_argument("graph")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("metrics", help="all metrics of one graph file, or the topometrics of one pruned network",
+                       description=cmd_metrics.__doc__)
+    p.add_argument("graph", nargs="?", help="a graph file (.npz) of any encoding; or leave out and give --model ...")
+    p.add_argument("--model", help="a registered model: measure this pruned network (no graph file is written)")
+    p.add_argument("--dataset", help="with --model: the dataset, which sets the input shape and classes")
+    p.add_argument("--pruner", help="with --model: the pruner that makes the masks")
+    p.add_argument("--sparsity", type=float, help="with --model: the fraction of prunable weights removed, in [0, 1)")
+    p.add_argument("--seed", type=int, default=0, help="with --model: the run's seed (masks and initial weights); "
+                   "with a graph file: the seed of the metrics")
+    p.add_argument("--metrics-seed", type=int, help="seed of the metrics (Lanczos start vector, motif draws); "
+                   "default: the config's metrics.seed, else 0 (with a graph file: --seed)")
+    p.add_argument("--weights", default="init", help="with --model: 'init' (prune now; initial weights) or a "
+                   "prune.pt/train.pt checkpoint")
+    p.add_argument("--method", default="auto", choices=["auto", "explicit", "implicit"],
+                   help="with --model: the graph in memory (explicit), kept implicit, or chosen by the edge count "
+                   "(auto: implicit from sparsetopo.metrics.implicit.IMPLICIT_MIN_EDGES edges)")
+    p.add_argument("--motifs4", choices=["auto", "exact", "estimate"],
+                   help="with --model: exact 4-node motif count or estimate (default: the config's, else auto)")
+    p.add_argument("--motif-budget-seconds", type=float,
+                   help="with --model: time budget that decides motifs4=auto (default: the config's, else 5)")
+    p.add_argument("--identity-shortcuts", action="store_true", help="with --model: encode identity shortcuts as "
+                   "weight-1 edges")
+    p.add_argument("--device", default="cpu", help="with --model and the implicit path: where the products of the "
+                   "eigenvalue iterations run (cpu, cuda)")
+    p.add_argument("--config", help="YAML config whose dataset/model/pruner/metrics options and data_root are used")
+    p.add_argument("--json", action="store_true", help="print one JSON object (a list for bipartite files)")
     p.set_defaults(func=cmd_metrics)
     p = sub.add_parser("nnstd", help="topology distance between two networks (mask folders or files)")
     p.add_argument("a")
@@ -246,6 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inspect)
+    p = sub.add_parser("power", help="expected half-width of each primary comparison of a study, and the "
+                                     "independent clusters it needs, projected from a pilot run")
+    p.add_argument("config", help="the study's configuration (YAML)")
+    p.add_argument("--pilot", help="tables folder of a pilot run of the same design, or the released tables' "
+                                   "(default: results/<study>/tables of an earlier run of this study)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_power)
     p = sub.add_parser("verify", help="re-derive an artifact from its recorded inputs and config, and compare")
     p.add_argument("path", help="an artifact, or with --sample the study folder results/<study>")
     p.add_argument("--sample", type=int, help="verify a seeded random sample of this many artifacts of the study")
@@ -259,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import logging
+
+    if args.log_level:  # otherwise Python's default (warnings on stderr), and metrics' own progress lines
+        logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")
     from .config import ConfigError
     from .data import DatasetError
     from .io import ArtifactError

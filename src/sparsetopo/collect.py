@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping
 
 import polars as pl
 
-from .io import read_json
+from .io import read_json, read_parquet
 
 log = logging.getLogger("sparsetopo.collect")
 
@@ -59,8 +59,9 @@ def _join_runs(metrics: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
 
 
 def concat_metrics(paths: Iterable[str | Path]) -> pl.DataFrame:
-    """Concatenate per-run metric parquet files (columns unioned; missing values null)."""
-    frames = [pl.read_parquet(p) for p in paths]
+    """Concatenate per-run metric parquet files (columns unioned; missing values null). An unreadable file raises
+    an :class:`~sparsetopo.io.ArtifactError` that names it."""
+    frames = [read_parquet(p) for p in paths]
     if not frames:
         raise ValueError("no metric files to collect")
     return pl.concat(frames, how="diagonal_relaxed")

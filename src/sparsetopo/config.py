@@ -134,6 +134,28 @@ def _check_exclude(cfg: Mapping[str, Any]) -> None:
         raise ConfigError("config key 'exclude': every sparse run of the grid is excluded; remove an entry")
 
 
+def _check_claims(cfg: Mapping[str, Any]) -> None:
+    """Every primary comparison names a claim that makes it; a pruner belongs to one cluster at most."""
+    from .analysis.verdicts import CLAIMS
+
+    for claim_id, keys in (cfg.get("claims", {}).get("primary") or {}).items():
+        if claim_id not in CLAIMS or not CLAIMS[claim_id].comparisons:
+            known = [c for c, claim in CLAIMS.items() if claim.comparisons]
+            raise ConfigError(f"config key 'claims.primary': {claim_id!r} has no declarable comparisons; the claims "
+                              f"with comparisons to declare are {', '.join(known)}")
+        for key in keys:
+            if key not in CLAIMS[claim_id].comparisons:
+                raise ConfigError(f"config key 'claims.primary.{claim_id}': {key!r} is not a comparison of "
+                                  f"{claim_id}; choose among {', '.join(CLAIMS[claim_id].comparisons)}")
+    seen: dict[str, int] = {}
+    for i, group in enumerate(cfg.get("analysis", {}).get("pruner_clusters") or []):
+        for pruner in group:
+            if pruner in seen:
+                raise ConfigError(f"config key 'analysis.pruner_clusters': {pruner!r} is in clusters {seen[pruner]} "
+                                  f"and {i}; a pruner belongs to one cluster")
+            seen[pruner] = i
+
+
 def _check_nnstd(cfg: dict[str, Any], base_dir: str | Path) -> None:
     """NNSTD between seeds needs two seeds; the reference figure needs its folder and epochs that it holds."""
     nnstd = cfg.get("nnstd", {})
@@ -163,7 +185,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
     """Return the config with defaults filled in, or raise one ConfigError naming the key, value and the fix."""
     import jsonschema
 
-    from .data import DATASETS, dataset_info
+    from .data import DATASETS, dataset_info, missing_data
     from .encodings import ENCODERS
     from .models import MODELS
     from .pruning import PRUNERS
@@ -191,6 +213,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
     if claims.get("enabled") and claims.get("cv") not in analysis.get("cv", []):
         raise ConfigError(f"config key 'claims.cv': {claims.get('cv')!r} is not among analysis.cv "
                           f"{analysis.get('cv')}; add it there or choose one of them")
+    _check_claims(cfg)
     for key, registry, kind in (("dataset_options", DATASETS, "dataset"), ("model_options", MODELS, "model"),
                                 ("pruner_options", PRUNERS, "pruner")):
         for name in cfg.get(key, {}):
@@ -221,10 +244,10 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
                 raise ConfigError(f"config key 'datasets': {dataset!r} has no images (shape only), so nothing can be "
                                   f"trained on it; set training: {{enabled: false}} to measure the topology of "
                                   f"pruned initial networks")
-            if not info.embedded and not info.shape_only and not cfg["download"] and not root.is_dir():
-                raise ConfigError(f"config key 'data_root': folder {str(root)!r} does not exist and download is off, "
-                                  f"so dataset {dataset!r} cannot be read; set data_root to the folder holding it "
-                                  f"or set download: true")
+            problem = None if cfg["download"] else missing_data(dataset, root)
+            if problem:
+                raise ConfigError(f"config key 'data_root': {problem} and download is off; put the dataset there, "
+                                  f"set data_root to the folder holding it, or set download: true")
         for model in cfg["models"]:
             for dataset in cfg["datasets"]:
                 info = dataset_info(dataset, cfg.get("dataset_options", {}).get(dataset))

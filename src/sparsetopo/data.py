@@ -47,6 +47,17 @@ class DatasetSpec:
     info: Callable[[dict[str, Any]], DatasetInfo]
     load: Callable[..., tuple[Dataset, Dataset]]
     defaults: dict[str, Any] = field(default_factory=dict)
+    folder: str | None = None  # external datasets: the folder under data_root that holds the files
+
+
+def missing_data(name: str, data_root: str | os.PathLike) -> str | None:
+    """Why external dataset ``name`` cannot be read from ``data_root`` without downloading (its folder is not
+    there), or None when it is there or needs none (embedded, shape-only). A cheap check, made before any job."""
+    spec = DATASETS.get(name)
+    if spec.folder is None or (Path(data_root) / spec.folder).is_dir():
+        return None
+    where = "does not exist" if not Path(data_root).is_dir() else f"has no folder {spec.folder!r}"
+    return f"folder {str(data_root)!r} {where}, so dataset {name!r} cannot be read"
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -190,6 +201,7 @@ for _name, _classes in (("cifar10", 10), ("cifar100", 100)):
     DATASETS.register(_name)(DatasetSpec(
         info=lambda o, n=_name, c=_classes: DatasetInfo(n, (3, 32, 32), c, False),
         load=lambda root, download, o, path=None, n=_name: _load_cifar(n, root, download, o),
+        folder="cifar-10-batches-py" if _name == "cifar10" else "cifar-100-python",
     ))
 
 
@@ -252,6 +264,7 @@ def _load_tinyimagenet(root: str | os.PathLike, download: bool, options: dict, p
 DATASETS.register("tinyimagenet")(DatasetSpec(
     info=lambda o: DatasetInfo("tinyimagenet", (3, 32, 32), 200, False),
     load=_load_tinyimagenet,
+    folder=TinyImageNet.FOLDER,
 ))
 
 

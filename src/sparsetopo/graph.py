@@ -138,7 +138,8 @@ def load_graphs(path: str | os.PathLike) -> tuple[str, dict[str, Any], list[Grap
             for i in range(count):
                 lost = [k for k in _GRAPH_KEYS if f"g{i}.{k}" not in keys]
                 if lost:
-                    raise ArtifactError(f"{path}: graph {i} lacks keys {lost}; rebuild it with the encode step")
+                    raise ArtifactError(f"{path}: graph {i} lacks keys {lost}; delete it and rerun the workflow, "
+                                        f"which remakes it")
                 graphs.append(Graph(
                     src=data[f"g{i}.src"], dst=data[f"g{i}.dst"], weight=data[f"g{i}.weight"],
                     part_offsets=data[f"g{i}.part_offsets"],

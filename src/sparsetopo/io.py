@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -16,16 +16,40 @@ class ArtifactError(RuntimeError):
     """An input artifact is missing, truncated, or does not match what the step expects."""
 
 
+#: what to do about a damaged artifact of a study (Snakemake remakes a missing output and what depends on it)
+REMAKE = "delete it and rerun the workflow, which remakes it"
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, without terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def _new_file(folder: Path, prefix: str, suffix: str) -> Path:
+    """Create an empty file with a fresh random name in ``folder``, with the permissions of the umask (mode 0o666
+    filtered by it, as ``open`` gives; ``tempfile.mkstemp`` would make it private, 0o600, whatever the umask)."""
+    for _ in range(100):
+        candidate = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{folder}: no free temporary file name after 100 tries")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds. The file gets
+    the permissions the umask gives (so a shared results folder stays readable by the group)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _new_file(path.parent, f".{path.name}.", ".tmp" + "".join(path.suffixes))
     try:
         yield tmp_path
+        with open(tmp_path, "rb") as written:  # the bytes reach the disk before the name points at them
+            os.fsync(written.fileno())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -45,7 +69,7 @@ def read_json(path: str | os.PathLike) -> Any:
     except FileNotFoundError:
         raise ArtifactError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({exc}); delete it and rerun the step that makes it") from None
+        raise ArtifactError(f"{path}: not valid JSON ({exc}); {REMAKE}") from None
 
 
 def _json_default(obj: Any) -> Any:
@@ -81,17 +105,64 @@ def load_torch(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         raise ArtifactError(
-            f"{path}: refused to load; it needs more than tensors and plain containers "
-            f"(weights_only=True; {str(exc).splitlines()[0]}). Only load checkpoints written by sparsetopo."
+            f"{path}: refused to load; it holds more than tensors and plain containers"
+            + (f" (the object {found.group(1)})" if found else "")
+            + ", which could run arbitrary code (torch.load with weights_only=True). Only load checkpoints written "
+            "by sparsetopo: delete this one and rerun the workflow, which remakes it"
         ) from None
     except (RuntimeError, EOFError, OSError) as exc:
         raise ArtifactError(
-            f"{path}: not a readable checkpoint ({exc}); it is truncated or corrupt: delete it and rerun the step"
+            f"{path}: not a readable checkpoint ({_first_line(exc)}); it is truncated or corrupt: {REMAKE}"
         ) from None
 
 
 PROVENANCE_KEY = "sparsetopo.provenance"
+def _parquet(path: str | os.PathLike, read: str):
+    """``polars.<read>(path)``; a missing, truncated or corrupt file raises one :class:`ArtifactError` that names it
+    and says what to do."""
+    import polars as pl
+
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: file not found")
+    try:
+        return getattr(pl, read)(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise ArtifactError(f"{path}: not a readable parquet file ({_first_line(exc)}); it is truncated or "
+                            f"corrupt: {REMAKE}") from None
+
+
+def read_parquet(path: str | os.PathLike):
+    """``polars.read_parquet``, with one clear error for a missing, truncated or corrupt file."""
+    return _parquet(path, "read_parquet")
+
+
+def read_parquet_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The key-value metadata of a parquet file (errors as :func:`read_parquet`)."""
+    return _parquet(path, "read_parquet_metadata")
+
+
+@contextlib.contextmanager
+def open_npz(path: str | os.PathLike) -> Iterator[Any]:
+    """``numpy.load`` of an ``.npz`` archive without pickles, as a context manager; a missing, truncated or corrupt
+    archive (also one whose damage shows only when a member is read inside the block) raises one
+    :class:`ArtifactError` that names it and says what to do."""
+    import zipfile
+    import zlib
+
+    import numpy as np
+
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            yield data
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a readable .npz archive ({_first_line(exc)}); it is truncated or "
+                            f"corrupt: {REMAKE}") from None
 
 
 def write_parquet(path: str | os.PathLike, frame, provenance: Mapping[str, Any] | None = None) -> None:

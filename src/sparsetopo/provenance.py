@@ -6,6 +6,10 @@ not, at module level or inside functions (found by reading the source, not by im
 tree with docstrings removed, so that editing comments or docstrings changes nothing, while any change of code
 does. The stage's fingerprint is the hash of the sorted (module, hash) pairs; the workflow passes it to every rule
 as a param, so Snakemake reruns the jobs of a stage whose code changed, and only those (and what depends on them).
+
+Per run: the pruning and training stages run the shared code plus the module of the run's pruner (imported by
+name when the pruner is first looked up, ``sparsetopo.pruning.PRUNER_MODULES``), so their fingerprint is one per
+pruner: editing one pruner's module reruns that pruner's runs only.
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ STAGE_ENTRIES: dict[str, tuple[str, ...]] = {
     "collect": ("sparsetopo.collect",),
     "figures": ("sparsetopo.plots", "sparsetopo.analysis.figures", "sparsetopo.graph"),
     "analysis": ("sparsetopo.analysis.catalogue",),
-    "claims": ("sparsetopo.analysis.claims", "sparsetopo.analysis.claim_catalogue",
-               "sparsetopo.analysis.claims_report", "sparsetopo.analysis.figures"),
+    "claims": ("sparsetopo.analysis.claims_report",),
     "published": ("sparsetopo.analysis.published",),
     "audit": ("sparsetopo.verify",),
     "nnstd": ("sparsetopo.nnstd.*",),
     "earlybird": ("sparsetopo.earlybird.*",),
 }
+#: stages that run one pruner's code (the run's): their fingerprint adds that pruner's module to the entries
+PRUNER_STAGES = ("prune", "train")
 SOFTWARE = ("torch", "numpy", "scipy", "rustworkx", "polars", "statsmodels", "scikit-learn")
 
 
@@ -117,18 +122,40 @@ def module_closure(entries: Iterable[str]) -> list[str]:
     return sorted(seen)
 
 
-def code_fingerprint(stage: str) -> dict[str, Any]:
-    """``{"fingerprint": 16 hex digits, "modules": {module: hash}}`` of the code that ``stage`` runs."""
+@functools.lru_cache(maxsize=None)
+def pruner_module(pruner: str) -> str:
+    """The module that registers built-in pruner ``pruner``, from the literal table ``PRUNER_MODULES`` of
+    ``sparsetopo/pruning/__init__.py`` (read from the source: nothing is imported)."""
+    tree = ast.parse(_module_file(f"{PACKAGE}.pruning").read_text())
+    table = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "PRUNER_MODULES" for t in node.targets))
+    if pruner not in table:
+        raise ValueError(f"unknown pruner {pruner!r}; known: {', '.join(sorted(table))}")
+    return f"{PACKAGE}.pruning.{table[pruner]}"
+
+
+def stage_entries(stage: str, pruner: str | None = None) -> tuple[str, ...]:
+    """The entry modules of ``stage``, with the module of ``pruner`` for the stages that run one pruner."""
     if stage not in STAGE_ENTRIES:
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGE_ENTRIES)}")
-    modules = {name: _parsed(name)[0] for name in module_closure(STAGE_ENTRIES[stage])}
+    if stage not in PRUNER_STAGES:
+        return STAGE_ENTRIES[stage]
+    if pruner is None:
+        raise ValueError(f"stage {stage!r} runs one pruner's code: its fingerprint needs the run's pruner")
+    return STAGE_ENTRIES[stage] + (pruner_module(pruner),)
+
+
+def code_fingerprint(stage: str, pruner: str | None = None) -> dict[str, Any]:
+    """``{"fingerprint": 16 hex digits, "modules": {module: hash}}`` of the code that ``stage`` runs (for the
+    pruning and training stages, that of a run of ``pruner``)."""
+    modules = {name: _parsed(name)[0] for name in module_closure(stage_entries(stage, pruner))}
     blob = json.dumps(sorted(modules.items())).encode()
     return {"fingerprint": hashlib.sha256(blob).hexdigest()[:16], "modules": modules}
 
 
-def changed_modules(recorded: Mapping[str, str], stage: str) -> list[str]:
+def changed_modules(recorded: Mapping[str, str], stage: str, pruner: str | None = None) -> list[str]:
     """Modules whose code differs between a recorded fingerprint's ``modules`` and the installed code."""
-    now = code_fingerprint(stage)["modules"]
+    now = code_fingerprint(stage, pruner)["modules"]
     return sorted(m for m in set(recorded) | set(now) if recorded.get(m) != now.get(m))
 
 
@@ -201,7 +228,10 @@ def record(stage: str, config: Mapping[str, Any], run: Any = None, inputs: Mappi
     (paths relative to the folder ``where`` the artifact is written, so that a moved results tree still
     resolves them). No timestamp, host name or wall time: artifacts that embed it stay byte-identical across
     reruns (the wall time goes to the job's JSON sidecar only)."""
-    code = code_fingerprint(stage)
+    pruner = None
+    if stage in PRUNER_STAGES:
+        pruner = run["pruner"] if isinstance(run, Mapping) else run.pruner
+    code = code_fingerprint(stage, pruner)
     base = Path(where) if where is not None else Path.cwd()
     return {"stage": stage, "run": run.keys() if hasattr(run, "keys") and not isinstance(run, Mapping) else run,
             "config": _plain(config),

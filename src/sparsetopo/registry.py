@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+import importlib
+from typing import Callable, Generic, Iterator, Mapping, TypeVar
 
 T = TypeVar("T")
 
@@ -15,11 +16,18 @@ class UnknownNameError(KeyError):
 
 
 class Registry(Generic[T]):
-    """A mapping from names to objects, filled with the ``register`` decorator."""
+    """A mapping from names to objects, filled with the ``register`` decorator, directly or by a module imported
+    on the first lookup of a name it registers (:meth:`defer`)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._deferred: dict[str, str] = {}
+
+    def defer(self, modules: Mapping[str, str]) -> None:
+        """Names (keys) registered by importing a module (values, absolute module names), imported only when the
+        name is first looked up: a program imports the code of what it uses, and no other."""
+        self._deferred.update(modules)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: register ``obj`` under ``name`` (names are unique)."""
@@ -34,18 +42,23 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Return the object registered as ``name`` or fail with the list of known names."""
+        if name not in self._items and name in self._deferred:
+            module = self._deferred[name]
+            importlib.import_module(module)
+            if name not in self._items:
+                raise RuntimeError(f"module {module} does not register {self.kind} {name!r} as declared")
         try:
             return self._items[name]
         except KeyError:
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(sorted(self._items))}"
+                f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(self.names())}"
             ) from None
 
     def names(self) -> list[str]:
-        return sorted(self._items)
+        return sorted(set(self._items) | set(self._deferred))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._items or name in self._deferred
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

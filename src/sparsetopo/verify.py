@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import kind, provenance
-from .io import ArtifactError, read_json
+from .io import ArtifactError, open_npz, read_json, read_parquet
 from .provenance import WALL_TIME_KEYS, changed_modules, sha256
 
 
@@ -47,7 +47,8 @@ class Verdict:
 
 # ------------------------------------------------------------------------------------------------ comparison
 def _first_difference(a: Any, b: Any, where: str = "") -> str:
-    """'' when equal, else where and how the first difference shows (tensors, arrays, mappings, lists, scalars)."""
+    """'' when equal, else where and how the first difference shows (tensors, arrays, mappings, lists, scalars);
+    ``a`` is the file's content, ``b`` the re-derived one, and the text says which value is which."""
     import numpy as np
 
     if hasattr(a, "detach"):
@@ -57,17 +58,18 @@ def _first_difference(a: Any, b: Any, where: str = "") -> str:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = np.asarray(a), np.asarray(b)
         if a.shape != b.shape or a.dtype != b.dtype:
-            return f"{where}: shape/dtype {a.shape} {a.dtype} vs {b.shape} {b.dtype}"
+            return f"{where}: shape/dtype in the file {a.shape} {a.dtype}, re-derived {b.shape} {b.dtype}"
         diff = np.flatnonzero(~((a == b) | (a != a) & (b != b))) if a.size else []
         if len(diff):
             i = int(diff[0])
-            return f"{where}: {len(diff)} element(s) differ, first at flat index {i}: {a.flat[i]!r} vs {b.flat[i]!r}"
+            return (f"{where}: {len(diff)} element(s) differ, first at flat index {i}: the file has {a.flat[i]!r}, "
+                    f"re-derived {b.flat[i]!r}")
         return ""
     if isinstance(a, dict) and isinstance(b, dict):
         a = {k: v for k, v in a.items() if k not in WALL_TIME_KEYS}
         b = {k: v for k, v in b.items() if k not in WALL_TIME_KEYS}
         if set(a) != set(b):
-            return f"{where}: keys {sorted(set(a) ^ set(b))} only on one side"
+            return _one_sided(where, "keys", set(a), set(b))
         for key in sorted(a, key=str):
             found = _first_difference(a[key], b[key], f"{where}/{key}")
             if found:
@@ -75,7 +77,7 @@ def _first_difference(a: Any, b: Any, where: str = "") -> str:
         return ""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         if len(a) != len(b):
-            return f"{where}: {len(a)} vs {len(b)} items"
+            return f"{where}: the file has {len(a)} items, re-derived {len(b)}"
         for i, (x, y) in enumerate(zip(a, b)):
             found = _first_difference(x, y, f"{where}[{i}]")
             if found:
@@ -83,7 +85,14 @@ def _first_difference(a: Any, b: Any, where: str = "") -> str:
         return ""
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return ""
-    return "" if a == b else f"{where}: {a!r} vs {b!r}"
+    return "" if a == b else f"{where}: the file has {a!r}, re-derived {b!r}"
+
+
+def _one_sided(where: str, what: str, in_file: set, derived: set) -> str:
+    """Which ``what`` (keys, columns) only the file has and which only the re-derived artifact has."""
+    sides = [f"only in the file: {sorted(in_file - derived)}" if in_file - derived else "",
+             f"only re-derived: {sorted(derived - in_file)}" if derived - in_file else ""]
+    return f"{where}: {what} differ; " + "; ".join(s for s in sides if s)
 
 
 #: what a provenance record says about the artifact itself (the rest says who made it: code, software, device)
@@ -122,20 +131,18 @@ def compare(original: str | Path, derived: str | Path) -> str:
 
         return _first_difference(_content(load_torch(original)), _content(load_torch(derived)), original.name)
     if found in ("graph", "masks"):
-        import numpy as np
-
-        with np.load(original, allow_pickle=False) as a, np.load(derived, allow_pickle=False) as b:
+        with open_npz(original) as a, open_npz(derived) as b:
             return _first_difference(_content({k: a[k] if k != "provenance" else str(a[k]) for k in a.files}),
                                      _content({k: b[k] if k != "provenance" else str(b[k]) for k in b.files}),
                                      original.name)
     if found == "table":
-        import polars as pl
-
-        a, b = pl.read_parquet(original), pl.read_parquet(derived)
+        a, b = read_parquet(original), read_parquet(derived)
         if a.columns != b.columns:
-            return f"{original.name}: columns {sorted(set(a.columns) ^ set(b.columns))} only on one side"
+            if set(a.columns) == set(b.columns):
+                return f"{original.name}: column order in the file {a.columns}, re-derived {b.columns}"
+            return _one_sided(original.name, "columns", set(a.columns), set(b.columns))
         if a.height != b.height:
-            return f"{original.name}: {a.height} vs {b.height} rows"
+            return f"{original.name}: the file has {a.height} rows, re-derived {b.height}"
         for column in a.columns:
             x, y = a[column], b[column]
             equal = (x == y) | (x.is_null() & y.is_null())
@@ -144,7 +151,8 @@ def compare(original: str | Path, derived: str | Path) -> str:
             bad = (~equal.fill_null(False)).arg_true()
             if len(bad):
                 row = int(bad[0])
-                return f"{original.name}: column {column!r}, row {row}: {x[row]!r} vs {y[row]!r}"
+                return (f"{original.name}: column {column!r}, row {row}: the file has {x[row]!r}, "
+                        f"re-derived {y[row]!r}")
         return _first_difference(_defining(provenance(original)), _defining(provenance(derived)),
                                  f"{original.name} provenance")
     return _first_difference(_content(read_json(original)), _content(read_json(derived)), original.name)
@@ -157,7 +165,8 @@ def _inputs(record: dict[str, Any], folder: Path) -> dict[str, Path]:
     for role, entry in record["inputs"].items():
         path = (folder / entry["path"]).resolve()
         if not path.exists():
-            raise VerifyError(f"input {role} ({path}) is missing; rebuild it first")
+            raise VerifyError(f"input {role} ({path}) is missing, so the artifact cannot be re-derived; run the "
+                              f"workflow (snakemake) to make the input again, then verify")
         if sha256(path) != entry["sha256"]:
             raise VerifyError(f"input {role} ({path}) changed since the artifact was made (sha256 differs); "
                               f"the artifact is stale: rerun the workflow")
@@ -170,9 +179,11 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
     path = Path(path)
     record = provenance(path)
     if record is None:
-        raise VerifyError(f"{path}: no provenance recorded; it was made by an older version, rebuild it")
+        raise VerifyError(f"{path}: carries no provenance record (it was not written by a stage of the workflow, "
+                          f"or before the stages recorded provenance), so it cannot be re-derived; to verify it, "
+                          f"delete it and rerun the workflow, which remakes it with its provenance")
     stage = record["stage"]
-    changed = changed_modules(record["code"]["modules"], stage)
+    changed = changed_modules(record["code"]["modules"], stage, (record.get("run") or {}).get("pruner"))
     if changed and not force:
         raise VerifyError(f"{path}: the installed code differs from the code that made it in {', '.join(changed)}; "
                           f"re-deriving would test the new code (use --force to do it anyway)")
@@ -208,6 +219,7 @@ def rederive(path: str | Path, workdir: str | Path, force: bool = False) -> tupl
             encode_run(cfg, run, str(inputs["weights"]), graphs, _opt(inputs, "train"))
         else:
             names = encodings + (["ramanujan"] if cfg["metrics"].get("ramanujan") and "rolled" in encodings else [])
+            graphs.pop("multipartite", None)  # the topometrics need no multipartite file (it may be huge)
             encode_and_measure(cfg, run, str(inputs["weights"]), _opt(inputs, "train"), graphs,
                                {n: str(out / f"metrics_{n}.parquet") for n in names}, str(out / "metrics.json"))
     elif stage == "collect":
@@ -280,7 +292,15 @@ def candidates(study_dir: str | Path) -> list[Path]:
     """Every artifact of a finished study that carries provenance, in a stable order."""
     study_dir = Path(study_dir)
     found = sorted({p for pattern in AUDITED for p in study_dir.glob(pattern)})
-    return [p for p in found if provenance(p) is not None]
+    return [p for p in found if _readable_provenance(p) is not False]
+
+
+def _readable_provenance(path: Path) -> dict | None | bool:
+    """The artifact's provenance, or False when the file cannot be read (a finding of the audit, not a crash)."""
+    try:
+        return provenance(path)
+    except ArtifactError:
+        return False
 
 
 def audit(study_dir: str | Path, sample: int, seed: int = 0, force: bool = False,
@@ -297,6 +317,8 @@ def audit(study_dir: str | Path, sample: int, seed: int = 0, force: bool = False
         except VerifyError as exc:
             verdicts.append(Verdict(str(path), (provenance(path) or {}).get("stage", "?"), False, str(exc), 0.0,
                                     refused=True))
+        except ArtifactError as exc:  # the artifact itself is unreadable: it differs from anything re-derived
+            verdicts.append(Verdict(str(path), "?", False, str(exc), 0.0))
     if out is not None:
         from .io import atomic_path
 

@@ -49,13 +49,16 @@ if EARLYBIRD["enabled"]:
     CLAIMS_INPUTS["earlybird"] = f"{EARLYBIRD_OUT}/tickets.parquet"
 CLAIMS_TARGETS = (
     [f"{RESULTS}/tables/claims.{ext}" for ext in TABLE_FORMATS]
-    + [f"{RESULTS}/figures/claims_prediction.{ext}" for ext in ("png", "pdf")]
+    + [f"{RESULTS}/tables/claims_clusters.{ext}" for ext in ("parquet", "csv", "md")]
+    + [f"{RESULTS}/figures/{name}.{ext}" for name in ("claims_prediction", "claims_clusters") for ext in ("png", "pdf")]
     + [VERDICTS_PAGE]
     if config["claims"]["enabled"]
     else []
 )
-# the report's front page: the verdicts (with the workflow description) once the claims exist
-REPORT_PAGE = str(Path(VERDICTS_PAGE).resolve()) if Path(VERDICTS_PAGE).exists() else "workflow/report/workflow.rst"
+# the report's front page: the verdicts (with the workflow description) once the claims exist (files of the repository
+# are named through workflow.source_path, so that any working directory works)
+WORKFLOW_PAGE = workflow.source_path("../report/workflow.rst")
+REPORT_PAGE = str(Path(VERDICTS_PAGE).resolve()) if Path(VERDICTS_PAGE).exists() else WORKFLOW_PAGE
 
 
 if PUBLISHED_SOURCE:
@@ -81,7 +84,7 @@ if PUBLISHED_SOURCE:
 
     rule published_tables:
         input:
-            PAPER_DATA_DIR,
+            folder=PAPER_DATA_DIR,
         output:
             expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=PUBLISHED_TABLE_NAMES, ext=["parquet", "csv"]),
             provenance=f"{RESULTS}/tables/published.json",
@@ -92,7 +95,6 @@ if PUBLISHED_SOURCE:
         conda:
             CONDA_ENV
         params:
-            folder=PAPER_DATA_DIR,
             dense_accuracy=config.get("dense_accuracy") or {},
             code=code("published"),
         script:
@@ -119,7 +121,7 @@ for _name in ANALYSES:
             CONDA_ENV
         params:
             analysis=_name,
-            options=stage_config(config, "analysis", analysis=_name),
+            options=stage_config(config, "analysis", options=ANALYSES[_name].options),
             caption=ANALYSES[_name].caption,
             code=code("analysis"),
         script:
@@ -129,7 +131,7 @@ for _name in ANALYSES:
 rule claims:
     input:
         **CLAIMS_INPUTS,
-        description="workflow/report/workflow.rst",
+        description=WORKFLOW_PAGE,
     output:
         tables=expand(f"{RESULTS}/tables/claims.{{ext}}", ext=TABLE_FORMATS),
         verdicts=report(f"{RESULTS}/tables/claims.csv", caption="../report/claims.rst", category="0. Verdicts"),
@@ -139,6 +141,13 @@ rule claims:
             category="0. Verdicts",
         ),
         pdf=f"{RESULTS}/figures/claims_prediction.pdf",
+        clusters=expand(f"{RESULTS}/tables/claims_clusters.{{ext}}", ext=["parquet", "csv", "md"]),
+        clusters_png=report(
+            f"{RESULTS}/figures/claims_clusters.png",
+            caption="../report/claims_clusters.rst",
+            category="0. Verdicts",
+        ),
+        clusters_pdf=f"{RESULTS}/figures/claims_clusters.pdf",
         page=VERDICTS_PAGE,
         provenance=f"{RESULTS}/tables/claims.json",
     log:
@@ -150,6 +159,10 @@ rule claims:
     params:
         rules=stage_config(config, "claims"),
         study=STUDY,
+        # the study's configuration files: the claims job records their sha256 and git commit (pre-registration);
+        # the ledger of decision rules lives beside the results, outside the job's outputs
+        config_files=[str(f) for f in workflow.configfiles],
+        ledger=f"{RESULTS}/preregistration",
         code=code("claims"),
     script:
         "../scripts/claims.py"

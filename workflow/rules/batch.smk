@@ -29,7 +29,7 @@ def batch_outputs(runs):
             out[f"masks_{i}"] = f"{folder}/masks_per_epoch.npz"
         if r.pruner == "dense":  # the dense baselines give accuracies only, as without batches
             continue
-        for encoding in config["encodings"]:
+        for encoding in GRAPH_FILES:  # metrics.smk: the multipartite file only when it is kept or drawn
             path = f"{folder}/graph_{encoding}.npz"
             keep = encoding != "multipartite" or config["encoding_options"]["keep_multipartite"]
             out[f"graph_{encoding}_{i}"] = path if keep else temp(path)
@@ -70,7 +70,7 @@ if BATCHED:
                 config=[{stage: stage_config(config, stage, r) for stage in ("train", "metrics")} for r in _runs],
                 training=TRAINING,
                 trained_weights=config["encoding_options"]["weights"] == "trained",
-                encodings=config["encodings"],
+                encodings=GRAPH_FILES,
                 metrics=metric_names(),
                 code=[code("train" if TRAINING else "prune"), code("metrics")],
             script:

@@ -25,9 +25,10 @@ STUDY = config["study"]
 RESULTS = f"results/{STUDY}"
 LOGS = f"logs/{STUDY}"
 RUN = "{dataset}/{model}/{pruner}/s{sparsity}/seed{seed}"
-# The software of every rule: the locked environment of the whole project (environment.yml: requirements.lock and
-# the project). Run the workflow inside it (make venv, or conda env create -f environment.yml); the directive
-# documents it for each rule.
+# The software of every rule: environment.yml, the exact versions of requirements.lock inline (self-contained:
+# Snakemake copies it into .snakemake/conda/ to create it). It holds no sparsetopo: the scripts find the library in
+# the repository (see the Snakefile). Used with `--sdm conda`; otherwise the workflow runs in its own environment
+# (make venv, or conda env create -f environment.yml). The path is relative to this folder, as Snakemake reads it.
 CONDA_ENV = "../../environment.yml"
 RUNS_SOURCE = config["source"] == "runs"
 TRAINING = config["training"][
@@ -47,9 +48,16 @@ wildcard_constraints:
 
 
 @functools.lru_cache(maxsize=None)
-def code(stage):
-    """Fingerprint of the library code ``stage`` runs (a param of its rules: a code change reruns its jobs)."""
-    return code_fingerprint(stage)["fingerprint"]
+def code(stage, pruner=None):
+    """Fingerprint of the library code ``stage`` runs (a param of its rules: a code change reruns its jobs); for
+    the stages that run one pruner, that of ``pruner``'s runs."""
+    return code_fingerprint(stage, pruner)["fingerprint"]
+
+
+def run_code(stage):
+    """Params function: the fingerprint of the code ``stage`` runs for the run's pruner (the shared code plus that
+    pruner's module), so that editing one pruner's module reruns only that pruner's runs."""
+    return lambda wildcards: code(stage, wildcards.pruner)
 
 
 def run_config(stage):
@@ -138,6 +146,36 @@ def weights_input(wildcards):
 def run_record(run_folder):
     """The JSON sidecar that describes a run (accuracy, failed flag): train.json, or prune.json without training."""
     return f"{run_folder}/{'train' if TRAINING else 'prune'}.json"
+
+
+# metrics jobs: the multipartite graph file is written only when kept or drawn (workflow/rules/metrics.smk)
+WRITE_MULTIPARTITE = config["encoding_options"]["keep_multipartite"] or config["drawing"]["enabled"]
+
+
+@functools.lru_cache(maxsize=None)
+def graph_nodes(dataset, model):
+    """Node count of the model's multipartite graph (traced, no edge built)."""
+    from sparsetopo.encodings import node_count
+    from sparsetopo.stages.common import build_initial_model
+
+    net = build_initial_model(config, Run(dataset, model, "dense", 0.0, 0))
+    return node_count(net, dataset_info(dataset, config["dataset_options"].get(dataset)).input_shape)
+
+
+def metrics_mem_mb(wildcards, attempt=1):
+    """Memory of a metrics job: that of the graph it builds (graph_mem_mb), or, when the multipartite graph stays
+    implicit (no graph file written, edges above the crossover: sparsetopo.metrics.implicit.choose_method), that of
+    its nodes (IMPLICIT_BYTES_PER_NODE, measured), doubled on retry."""
+    from sparsetopo.metrics.implicit import IMPLICIT_BASE_MB, IMPLICIT_BYTES_PER_NODE, choose_method
+
+    record = Path(f"{RESULTS}/runs/{RUN}/prune.json".format(**wildcards))
+    edges = json.loads(record.read_text()).get("mge_edges") if record.exists() else None
+    if edges is None:
+        edges = dense_edges(wildcards.dataset, wildcards.model) * (1.0 - float(wildcards.sparsity))
+    if WRITE_MULTIPARTITE or "multipartite" not in config["encodings"] or choose_method(edges) == "explicit":
+        return graph_mem_mb(wildcards, attempt)
+    nodes = graph_nodes(wildcards.dataset, wildcards.model)
+    return int(IMPLICIT_BASE_MB + IMPLICIT_BYTES_PER_NODE * nodes / 1e6) * attempt
 
 
 def graph_output(encoding):

@@ -22,7 +22,6 @@ localrules:
     figure_accuracy_by_pruner,
     figure_topometrics,
     figure_topometric_distributions,
-    figure_mge_drawing,
 
 
 rule figure_accuracy:
@@ -114,6 +113,9 @@ rule figure_topometric_distributions:
 
 
 if "mge_drawing" in FIGURES:
+
+    localrules:
+        figure_mge_drawing,
 
     rule figure_mge_drawing:
         input:

@@ -1,10 +1,12 @@
-# Encode and measure one run, in one job: the multipartite encoding of the whole network and the per-layer
-# bipartite encodings (graph_<encoding>.npz; the large multipartite file is temporary unless
-# encoding_options.keep_multipartite), then their metrics: topometrics of the multipartite encoding (one row
-# per run), layer-wise metrics of the bipartite encodings and Ramanujan metrics on the rolled one (one row per
-# run and layer). Encoding takes well under a second, so one job saves a process start-up per run; the stages
-# stay separate functions (sparsetopo.stages.measure.encode_run / measure_run) and CLI commands.
-# With runs_per_job > 1 the batches of batch.smk measure the runs instead.
+# Encode and measure one run, in one job: the per-layer bipartite encodings (graph_<encoding>.npz) and their metrics
+# (layer-wise metrics, Ramanujan metrics on the rolled one: one row per run and layer), and the end-to-end
+# topometrics of the multipartite encoding (one row per run), measured without a graph file: on the graph built in
+# memory, or kept implicit above the measured crossover (sparsetopo.metrics.implicit; docs/metrics.md). The
+# multipartite graph file is written (temporary unless encoding_options.keep_multipartite) only when it is kept or
+# drawn. One job per run saves a process start-up; the stages stay separate functions (sparsetopo.stages.measure)
+# and CLI commands. With runs_per_job > 1 the batches of batch.smk measure the runs instead.
+
+GRAPH_FILES = [e for e in config["encodings"] if e != "multipartite" or WRITE_MULTIPARTITE]
 
 
 if not BATCHED:
@@ -14,7 +16,7 @@ if not BATCHED:
             weights=weights_input,
             train=run_record(f"{RESULTS}/runs/{RUN}"),
         output:
-            **{f"graph_{encoding}": graph_output(encoding) for encoding in config["encodings"]},
+            **{f"graph_{encoding}": graph_output(encoding) for encoding in GRAPH_FILES},
             **{name: f"{RESULTS}/runs/{RUN}/metrics_{name}.parquet" for name in metric_names()},
             provenance=f"{RESULTS}/runs/{RUN}/metrics.json",
         log:
@@ -25,9 +27,9 @@ if not BATCHED:
             CONDA_ENV
         threads: config["training"]["threads"]  # torch and the metric kernels use training.threads
         resources:
-            mem_mb=graph_mem_mb,
+            mem_mb=metrics_mem_mb,
         params:
-            encodings=config["encodings"],
+            encodings=GRAPH_FILES,
             metrics=metric_names(),
             config=run_config("metrics"),
             code=code("metrics"),

@@ -3,8 +3,6 @@
 # baseline; and NNSTD between the final masks of different seeds of the study's runs (nnstd.runs).
 # Options: config section `nnstd` (defaults in src/sparsetopo/schemas/config.schema.yaml). Needs RESULTS, LOGS,
 # sparse_runs() and run_dir() from common.smk.
-import json
-
 from sparsetopo.nnstd.chain import chain_options
 from sparsetopo.nnstd.reference import available_epochs, status_inputs
 
@@ -42,21 +40,9 @@ if NNSTD_REFERENCE_ON:
     # the pinned release (the configuration was validated: the folder exists and holds the chosen epochs).
     NNSTD_REFERENCE_EPOCHS = [int(e) for e in NNSTD["reference_epochs"] or available_epochs(NNSTD_REFERENCE_LOCAL)]
 
-    # Token of the download attempt (a param of the fetch, so Snakemake's params trigger decides reruns): after an
-    # offline attempt it changes on every run, so the download is retried; once the copy is complete it stays the
-    # token of the successful attempt, so nothing reruns.
-    _status = Path(f"{NNSTD_REF}/fetch.json")
-    NNSTD_REFERENCE_ATTEMPT = "first attempt"
-    if _status.exists():
-        try:
-            _fetched = json.loads(_status.read_text())
-        except ValueError:
-            _fetched = {}
-        NNSTD_REFERENCE_ATTEMPT = (
-            str(_fetched.get("attempt", ""))
-            if _fetched.get("available")
-            else f"retry after the offline attempt of {_status.stat().st_mtime_ns}"
-        )
+    # The download is tried once: after an offline attempt the study is complete (the figure skipped, the note
+    # written) and stays up to date. Retry on request: snakemake --forcerun nnstd_reference_fetch (or delete
+    # fetch.json); SKIPPED.md and the report say so.
 
     # what the reference pairs read: the local copy, or the fetch status of the downloaded copy
     NNSTD_REFERENCE_SOURCE = (
@@ -91,7 +77,6 @@ if NNSTD_REFERENCE_ON:
                 code=code("nnstd"),
                 folder=f"{NNSTD_REF}/topo",
                 epochs=NNSTD_REFERENCE_EPOCHS,
-                attempt=NNSTD_REFERENCE_ATTEMPT,
                 skip_note=f"{NNSTD_REF}/SKIPPED.md",
             script:
                 "../scripts/nnstd_reference_fetch.py"

@@ -31,7 +31,7 @@ if TRAINING and not BATCHED:
             gpu=1,
         params:
             config=run_config("train"),
-            code=code("train"),
+            code=run_code("train"),
         script:
             "../scripts/train.py"
 
@@ -54,6 +54,6 @@ elif not BATCHED:
             mem_mb=8000,
         params:
             config=run_config("train"),
-            code=code("prune"),
+            code=run_code("prune"),
         script:
             "../scripts/prune.py"

@@ -5,4 +5,4 @@ from sparsetopo.analysis.published import write_published
 from sparsetopo.logs import log_to
 
 with log_to(snakemake.log[0]):
-    write_published(snakemake.params.folder, snakemake.params.dense_accuracy, Path(snakemake.output.provenance).parent)
+    write_published(snakemake.input.folder, snakemake.params.dense_accuracy, Path(snakemake.output.provenance).parent)

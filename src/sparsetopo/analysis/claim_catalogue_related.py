@@ -19,33 +19,38 @@ CELL = ["dataset", "model", "sparsity"]
 
 
 def paired_t(diff: np.ndarray) -> dict[str, Any]:
-    """Mean of paired differences with its 95% t interval and two-sided p-value (``groups`` = pairs)."""
+    """Mean of paired accuracy differences with its 95% t interval (within [−1, 1]) and two-sided p-value
+    (``groups`` = pairs)."""
     diff = np.asarray(diff, float)
     diff = diff[np.isfinite(diff)]
     n = len(diff)
     out: dict[str, Any] = {"estimate": float(diff.mean()) if n else None, "ci_low": None, "ci_high": None,
-                           "p_value": None, "n": n, "groups": n}
+                           "se": None, "df": None, "p_value": None, "n": n, "groups": n}
     if n >= 2:
-        se = diff.std(ddof=1) / np.sqrt(n)
+        se = float(diff.std(ddof=1) / np.sqrt(n))
         half = float(sps.t.ppf(0.975, n - 1) * se)
-        out.update(ci_low=out["estimate"] - half, ci_high=out["estimate"] + half,
+        out.update(ci_low=max(out["estimate"] - half, -1.0), ci_high=min(out["estimate"] + half, 1.0),
+                   se=se if se > 0 else None, df=float(n - 1),
                    p_value=float(sps.ttest_1samp(diff, 0.0).pvalue) if se > 0 else float(diff.mean() == 0))
     return out
 
 
 def seed_jackknife(values: np.ndarray, seed_a: np.ndarray, seed_b: np.ndarray) -> dict[str, Any]:
-    """Mean of a statistic over pairs of seeds, with a 95% interval from the jackknife over seeds (pairs that
-    share a seed are dependent, so the seeds, not the pairs, are the independent units)."""
+    """Mean of a non-negative statistic over pairs of seeds, with a 95% interval from the jackknife over seeds
+    (pairs that share a seed are dependent, so the seeds, not the pairs, are the independent units); the interval
+    stops at 0."""
     values = np.asarray(values, float)
     seeds = np.unique(np.concatenate([seed_a, seed_b]))
     out: dict[str, Any] = {"estimate": float(values.mean()) if len(values) else None, "ci_low": None,
-                           "ci_high": None, "p_value": None, "n": len(values), "groups": len(seeds)}
+                           "ci_high": None, "se": None, "df": None, "p_value": None, "n": len(values),
+                           "groups": len(seeds)}
     if len(seeds) >= 3:
         loo = np.array([values[(seed_a != s) & (seed_b != s)].mean() for s in seeds])
         k = len(seeds)
         se = float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))
         half = float(sps.t.ppf(0.975, k - 1) * se)
-        out.update(ci_low=out["estimate"] - half, ci_high=out["estimate"] + half)
+        out.update(ci_low=max(out["estimate"] - half, 0.0), ci_high=out["estimate"] + half,
+                   se=se if se > 0 else None, df=float(k - 1))
     return out
 
 
@@ -120,10 +125,12 @@ def _l3(inputs: ClaimInputs, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
         if r["verdict"] == SUPPORTED:
             low = None if ratio is None else ratio["ci_low"]
             if low is None:
-                r.update(verdict=INCONCLUSIVE, reason="beats the dense model, but no NNSTD shows the networks differ")
+                r.update(verdict=INCONCLUSIVE, p_support=None,
+                         reason="beats the dense model, but no NNSTD shows the networks differ")
             elif low <= float(rules["distance_ratio"]):
-                r.update(verdict=INCONCLUSIVE, reason=f"beats the dense model, but NNSTD between seeds is not "
-                                                      f"clearly above {rules['distance_ratio']:g} × random")
+                r.update(verdict=INCONCLUSIVE, p_support=None, reason=f"beats the dense model, but NNSTD between "
+                                                                      f"seeds is not clearly above "
+                                                                      f"{rules['distance_ratio']:g} × random")
             else:
                 r["reason"] += f"; distinct topologies (NNSTD/null ci_low {low:.3f})"
         out.append(r)
@@ -135,19 +142,26 @@ def _s1(inputs: ClaimInputs, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
     if table is None or not table.height:
         return absent(CLAIM_S1, "no early-bird tickets in this study (earlybird.enabled), or no detector fired")
     early, margin = float(rules["early_fraction"]), float(rules["accuracy_margin"])
+    min_groups = int(rules["min_groups"])
     out = []
     for r in table.sort("ticket_epoch").iter_rows(named=True):
         reference = r["signal"] == "final"  # the network at the end of training: a reference, not a detector
-        ok_early, ok_acc = r["search_fraction"] <= early, r["accuracy_drop"] <= margin
-        verdict = SUPPORTED if ok_early and ok_acc else NOT_SUPPORTED
-        reason = (f"drawn at {r['search_fraction']:.0%} of training; retrained ticket "
-                  f"{r['accuracy_drop']:+.4f} below full training")
+        searches = 1  # one early-bird search per detector: the study's independent units for this claim
+        holds = r["search_fraction"] <= early and r["accuracy_drop"] <= margin
+        found = (f"drawn at {r['search_fraction']:.0%} of training; retrained ticket "
+                 f"{r['accuracy_drop']:+.4f} below full training")
+        if searches < min_groups:
+            verdict, reason = INCONCLUSIVE, (f"{found}; a single search: at least {min_groups} independent searches "
+                                             f"are needed for a verdict")
+        else:
+            verdict, reason = (SUPPORTED if holds else NOT_SUPPORTED), found
         out.append(row(CLAIM_S1, scope=f"detector {r['signal']}", comparison="full training − retrained ticket",
                        baseline=f"full training ({r['full_accuracy']:.4f})", estimate=r["accuracy_drop"], n=1,
-                       groups=1, verdict=verdict, reason=reason + ("; reference row" if reference else ""),
-                       primary=not reference,
-                       rule=f"point values of one search: supported if the ticket is drawn within the first "
-                            f"{early:.0%} of training and its accuracy is within {margin:g} of full training"))
+                       groups=searches, verdict=verdict, reason=reason + ("; reference row" if reference else ""),
+                       primary=not reference, key=f"detector:{r['signal']}",
+                       rule=f"point values of each search: holds if the ticket is drawn within the first "
+                            f"{early:.0%} of training and its accuracy is within {margin:g} of full training; "
+                            f"decided with at least {min_groups} independent searches"))
     return out
 
 

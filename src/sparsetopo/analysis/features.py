@@ -9,12 +9,17 @@ affine map of the accuracy, so there the OLS/ridge fit is the same up to sign an
 Rows. Failed runs (non-finite loss) are excluded (logged); ``pruner_set: pai`` keeps pruning-at-initialisation
 runs only (drops dynamic sparse training: SET, RigL, SNFS, DSR, ITOP), as the main paper's analyses do.
 
-A model's features are always *baseline + feature set*. Baselines hold no topology:
+A model is always *baseline + feature set*. A baseline holds no topology; its indicators are fixed effects (fitted
+exactly, never penalised: see :mod:`.learners`):
 
-- ``arch``: (model, dataset) indicators;
-- ``arch+sparsity``: + one indicator per target-sparsity level (a categorical, not a number);
-- ``arch+sparsity+density``: + the layer-density summaries (mean, std, min, max over layers; the
-  parameter-weighted mean is the global density 1 − sparsity and adds nothing).
+- ``arch+sparsity``: (model, dataset) indicators + one indicator per target-sparsity level, additive (a
+  descriptive rung: it cannot know that sparsity hurts one architecture more than another);
+- ``cell``: one indicator per (model, dataset, sparsity) cell: the cell means, the skeptic's baseline of every
+  prediction claim (within one cell: the cell's mean; pooled: the architecture × sparsity interaction);
+- ``cell+density``: the cell means + the layer-density summaries (mean, std, min, max over layers; the
+  parameter-weighted mean is the global density 1 − sparsity and adds nothing), as penalised features;
+- ``cell+pruner``: one indicator per (cell, pruner): pruner identity, the baseline wherever the pruner is seen in
+  training (leave one seed out); it cannot predict a pruner held out.
 
 Feature sets: ``multipartite`` (end-to-end MGE topometrics), ``rolled`` and ``rolled_channel`` (mean and
 parameter-weighted mean over layers of the BGE topometrics), ``ramanujan`` (the same summaries of the Ramanujan
@@ -37,7 +42,8 @@ log = logging.getLogger(__name__)
 ARCH = ["model", "dataset"]
 FEATURE_SETS = ("multipartite", "rolled", "rolled_channel", "ramanujan", "density")
 TOPOLOGY_SETS = ("multipartite", "rolled", "rolled_channel", "ramanujan")
-BASELINES = ("arch", "arch+sparsity", "arch+sparsity+density")
+BASELINES = ("arch+sparsity", "cell", "cell+density", "cell+pruner")
+CELL = ["model", "dataset", "sparsity"]
 DENSITY_SUMMARIES = ("density_mean", "density_std", "density_min", "density_max")
 #: pruners whose masks change during training (dynamic sparse training); the same names are used by the released
 #: tables. tests/test_analysis.py checks that this is exactly the set of dynamic pruners of the registry, so that
@@ -132,42 +138,45 @@ def covered(frame: pl.DataFrame, sets: Mapping[str, tuple[pl.DataFrame, list[str
     return frame
 
 
-def _indicator_block(values: Sequence, prefix: str) -> tuple[np.ndarray, list[str]]:
-    levels = sorted(set(values))
-    if len(levels) < 2:
-        return np.empty((len(values), 0)), []
-    arr = np.asarray(values, dtype=object)
-    return (np.column_stack([(arr == lv).astype(float) for lv in levels[1:]]),
-            [f"{prefix}={lv}" for lv in levels[1:]])
+def cell_labels(frame: pl.DataFrame, keys: Sequence[str] = CELL) -> np.ndarray:
+    """One label per row from ``keys`` (default: its (model, dataset, sparsity) cell)."""
+    return np.array(["/".join(str(v) for v in row) for row in frame.select(list(keys)).iter_rows()], dtype=object)
+
+
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    levels, code = np.unique(labels.astype(str), return_inverse=True)
+    out = np.zeros((len(labels), len(levels)))
+    out[np.arange(len(labels)), code] = 1.0
+    return out
+
+
+def fixed_effects(frame: pl.DataFrame, baseline: str) -> np.ndarray:
+    """The indicator columns of ``baseline`` for ``frame``'s rows (see the module docstring)."""
+    if baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; known: {', '.join(BASELINES)}")
+    if baseline == "arch+sparsity":
+        blocks = [np.ones((frame.height, 1))]
+        for labels in (cell_labels(frame, ARCH), cell_labels(frame, ["sparsity"])):
+            blocks.append(_one_hot(labels)[:, 1:])
+        return np.column_stack(blocks)
+    if baseline == "cell+pruner":
+        return _one_hot(cell_labels(frame, CELL + ["pruner"]))
+    return _one_hot(cell_labels(frame))
 
 
 def design(frame: pl.DataFrame, sets: Mapping[str, tuple[pl.DataFrame, list[str]]], baseline: str,
-           feature_set: str | None) -> tuple[np.ndarray, list[str]]:
-    """Feature matrix of ``frame``'s rows for *baseline + feature set* (NaN where a value is missing).
-
-    Indicator columns that are constant on these rows (e.g. the architecture inside one architecture) are
-    omitted; the learners also drop any column constant in a training fold.
-    """
-    if baseline not in BASELINES:
-        raise ValueError(f"unknown baseline {baseline!r}; known: {', '.join(BASELINES)}")
-    blocks, names = [], []
-    arch = [f"{m}/{d}" for m, d in zip(frame["model"], frame["dataset"])]
-    indicators = [_indicator_block(arch, "arch")]
-    if baseline != "arch":
-        indicators.append(_indicator_block([float(s) for s in frame["sparsity"]], "sparsity"))
-    for x, n in indicators:
-        blocks.append(x)
-        names.extend(n)
-    extra = []
-    if baseline == "arch+sparsity+density":
-        extra.append("density")
+           feature_set: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(fixed-effect indicators, feature matrix, feature names) of ``frame``'s rows for *baseline + feature set*
+    (features NaN where a value is missing; the learners impute and drop columns constant in a training fold)."""
+    fixed = fixed_effects(frame, baseline)
+    extra = ["density"] if baseline == "cell+density" else []
     if feature_set is not None and feature_set not in extra:
         extra.append(feature_set)
+    blocks, names = [], []
     for name in extra:
         fs_frame, cols = sets[name]
         joined = frame.select(RUN_KEYS).join(fs_frame, on=RUN_KEYS, how="left", maintain_order="left")
         block = np.column_stack([joined[c].cast(pl.Float64).to_numpy() for c in cols])
         blocks.append(np.where(np.isfinite(block), block, np.nan))
         names.extend(cols)
-    blocks = [b for b in blocks if b.shape[1]]
-    return (np.column_stack(blocks) if blocks else np.empty((frame.height, 0))), names
+    return fixed, (np.column_stack(blocks) if blocks else np.empty((frame.height, 0))), names

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from ..plots import save_figure  # noqa: E402
+from ..plots import legend_beside, pruner_colours, pruner_lines, pruner_markers, save_figure, seeded_numpy  # noqa: E402
 
 MAX_DRAWN_EDGES = 20_000
 MAIN_TOPOMETRICS = ("sink_nodes_norm", "source_nodes_norm", "removable_out_edges_norm", "one_hop_norm",
@@ -48,16 +48,19 @@ def plot_ramanujan_vs_density(correlations: pl.DataFrame, png, pdf=None) -> list
     if not data.height:
         return _empty(png, pdf, "no correlations")
     order = data.sort(["family", "metric"])["metric"].unique(maintain_order=True).to_list()
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(order) + 1.5))
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(order) + 1.5), layout="constrained")
     pdf_ = data.to_pandas()
     sns.boxplot(data=pdf_, y="metric", x="spearman_rho", hue="family", order=order, dodge=False, ax=ax,
                 fliersize=0, palette="Set2")
-    sns.stripplot(data=pdf_, y="metric", x="spearman_rho", order=order, color="0.25", size=2.5, ax=ax,
-                  jitter=0.2)
+    with seeded_numpy(0):  # the jitter: same tables, same bytes
+        sns.stripplot(data=pdf_, y="metric", x="spearman_rho", order=order, color="0.25", size=2.5, ax=ax,
+                      jitter=0.2)
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_xlim(-1, 1)
     ax.set_xlabel("Spearman ρ with accuracy (one point per model × dataset × sparsity)")
     ax.set_ylabel("")
+    if ax.get_legend() is not None:  # beside the axes, not over the points
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), title="family", fontsize=8)
     return _save(fig, png, pdf)
 
 
@@ -91,10 +94,11 @@ def _clipped(ax, xs, values, lows, highs, colour, marker="o", label=None, limits
                         xytext=(6 if v < lo_lim else -24, 0), textcoords="offset points")
 
 
-def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline: str = "arch+sparsity") -> list[Path]:
-    """A2: out-of-fold R² (clustered 95% intervals) of *baseline + feature set* per scope and CV scheme, with the
-    R² of the three non-topological baselines drawn as lines; the axis is clipped to [−1, 1] and points off it
-    are drawn on the edge with their value."""
+def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline: str = "cell") -> list[Path]:
+    """A2: out-of-fold R² within cells (jackknife 95% intervals) of *baseline + feature set* per scope and CV
+    scheme, with the R² of the non-topological baselines drawn as lines (the cell means score 0 by definition;
+    their out-of-fold estimate lies below); the axis is clipped to [−1, 1] and points off it are drawn on the edge
+    with their value."""
     data = results.filter(pl.col("model") == "all")
     if not data.height:
         return _empty(png, pdf, "no results")
@@ -103,9 +107,9 @@ def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline
     scopes = [s for s in ("pooled", "architecture", "sparsity") if s in data["scope"].to_list()]
     cvs = data["cv"].unique(maintain_order=True).to_list()
     sets = [f for f in ("multipartite", "rolled", "rolled_channel", "ramanujan") if f in data["feature_set"].to_list()]
-    fig, axes = plt.subplots(len(scopes), len(cvs), figsize=(4.8 * len(cvs), 3.2 * len(scopes)), squeeze=False,
-                             sharey=True)
-    line_styles = {"arch": ":", "arch+sparsity": "--", "arch+sparsity+density": "-."}
+    fig, axes = plt.subplots(len(scopes), len(cvs), figsize=(4.8 * len(cvs) + 2, 3.4 * len(scopes) + 0.6),
+                             squeeze=False, sharey=True, layout="constrained")
+    line_styles = {"arch+sparsity": "--", "cell": "-", "cell+density": "-.", "cell+pruner": ":"}
     for i, scope in enumerate(scopes):
         for j, cv in enumerate(cvs):
             ax = axes[i][j]
@@ -123,14 +127,16 @@ def plot_accuracy_drop_prediction(results: pl.DataFrame, png, pdf=None, baseline
                 _clipped(ax, xs, pick["r2"], pick["r2_low"], pick["r2_high"], "tab:blue",
                          label=f"{baseline} + feature set")
             ax.set_xticks(range(len(sets)))
-            ax.set_xticklabels(sets, rotation=20, fontsize=8)
+            ax.set_xticklabels([name.replace("_", "\n") for name in sets], fontsize=8)
             ax.set_ylim(R2_LIMITS[0] - 0.05, R2_LIMITS[1] + 0.05)
             ax.axhline(0, color="0.8", lw=0.6)
             ax.set_title(f"{scope}, leave-one-{cv}-out", fontsize=9)
             if j == 0:
-                ax.set_ylabel(f"out-of-fold R² ({data['target'][0]})")
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-    fig.suptitle(f"A2: does topology add to sparsity and architecture? (learner {learner})", fontsize=10)
+                ax.set_ylabel("out-of-fold R² within cells", fontsize=9)
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="outside lower center", ncols=2)  # below the panels
+    fig.suptitle(f"A2: does topology add to sparsity and architecture? (target {data['target'][0]}, learner "
+                 f"{learner})", fontsize=10)
     return _save(fig, png, pdf)
 
 
@@ -142,7 +148,7 @@ def plot_claims_prediction(claims: pl.DataFrame, png, pdf=None) -> list[Path]:
     if not data.height:
         return _empty(png, pdf, "no prediction claims could be evaluated in this study")
     data = data.with_columns(pl.col("comparison").str.replace(r" \(ΔR².*$", "").alias("what"))
-    fig, ax = plt.subplots(figsize=(9, 0.32 * data.height + 1.5))
+    fig, ax = plt.subplots(figsize=(10.5, 0.32 * data.height + 1.5), layout="constrained")
     labels = [f"{r['claim']}: {r['what']} | {r['scope']}" + (" *" if r["primary"] else "")
               for r in data.iter_rows(named=True)]
     ys = np.arange(data.height)[::-1]
@@ -155,8 +161,8 @@ def plot_claims_prediction(claims: pl.DataFrame, png, pdf=None) -> list[Path]:
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=7)
     ax.set_xlim(R2_LIMITS[0] - 0.1, R2_LIMITS[1] + 0.1)
-    ax.set_xlabel("ΔR² (paired, out-of-fold; 95% cluster-bootstrap interval)   * primary rows")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlabel("ΔR² within cells (paired, out of fold; 95% jackknife interval with refits)   * primary rows")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="verdict")  # beside the rows
     ax.set_title("Prediction claims: each comparison on the same rows, folds and resamples", fontsize=10)
     return _save(fig, png, pdf)
 
@@ -201,31 +207,39 @@ def plot_pai_ranking(ranking: pl.DataFrame, png, pdf=None) -> list[Path]:
         return _empty(png, pdf, "no rankings")
     order = (data.group_by("ranker").agg(pl.col("kendall_tau").mean()).sort("kendall_tau", descending=True)
              ["ranker"].to_list())
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(order) + 1.5))
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(order) + 1.5), layout="constrained")
     pdf_ = data.to_pandas()
     sns.boxplot(data=pdf_, y="ranker", x="kendall_tau", order=order, ax=ax, color="0.85", fliersize=0)
-    sns.stripplot(data=pdf_, y="ranker", x="kendall_tau", hue="model", order=order, ax=ax, size=3, jitter=0.2)
+    with seeded_numpy(0):  # the jitter: same tables, same bytes
+        sns.stripplot(data=pdf_, y="ranker", x="kendall_tau", hue="model", order=order, ax=ax, size=3, jitter=0.2)
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_xlim(-1.05, 1.05)
     ax.set_xlabel("Kendall τ with the true ranking of pruners (one point per model × dataset × sparsity)")
     ax.set_ylabel("")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="model")
     return _save(fig, png, pdf)
 
 
 def plot_accuracy_by_pruner(runs: pl.DataFrame, png, pdf=None) -> list[Path]:
-    """Accuracy (mean ± sd over seeds) vs sparsity, one line per pruner, one panel per (model, dataset)."""
+    """Accuracy (mean ± sd over seeds) vs sparsity, one line (colour and marker) per pruner, one panel per
+    (model, dataset)."""
     if not runs.height:
         return _empty(png, pdf, "no runs")
     data = _arch(runs).sort(["architecture", "pruner", "sparsity"]).to_pandas()
     archs = sorted(data["architecture"].unique())
     cols = min(3, len(archs))
-    grid = sns.FacetGrid(data, col="architecture", col_wrap=cols, col_order=archs, sharey=False, height=2.8,
-                         aspect=1.3, hue="pruner", hue_order=sorted(data["pruner"].unique()))
-    grid.map_dataframe(sns.lineplot, x="sparsity", y="accuracy", errorbar="sd", marker="o", markersize=3)
-    grid.add_legend(title="pruner")
-    grid.set_titles("{col_name}")
-    return _save(grid.figure, png, pdf)
+    rows = -(-len(archs) // cols)
+    colours, markers = pruner_colours(data["pruner"]), pruner_markers(data["pruner"])
+    fig, axes = plt.subplots(rows, cols, figsize=(3.7 * cols + 1.6, 2.9 * rows), squeeze=False,
+                             layout="constrained")
+    for k, ax in enumerate(axes.flat):
+        if k >= len(archs):
+            ax.axis("off")
+            continue
+        pruner_lines(ax, data[data["architecture"] == archs[k]], "accuracy", colours, markers, legend=(k == 0))
+        ax.set_title(archs[k], fontsize=9)
+    legend_beside(fig, axes.flat[0])
+    return _save(fig, png, pdf)
 
 
 def plot_topometric_distributions(multipartite: pl.DataFrame, png, pdf=None,
@@ -275,7 +289,8 @@ def draw_multipartite(graph, path: str | os.PathLike, pdf: str | os.PathLike | N
     ax.add_collection(lines)
     ax.scatter(x, y, s=max(0.5, 200 / max(1, sizes.max())), c="k", zorder=3, linewidths=0)
     ax.set_xticks(np.arange(len(sizes)))
-    ax.set_xticklabels([f"{n}\n({s})" for n, s in zip(graph.part_names, sizes)], rotation=45, fontsize=7)
+    ax.set_xticklabels([f"{n}\n({s})" for n, s in zip(graph.part_names, sizes)], rotation=45, fontsize=7,
+                       ha="right", rotation_mode="anchor")
     ax.set_yticks([])
     ax.set_xlim(-0.5, len(sizes) - 0.5)
     ax.set_ylim(-0.05, 1.05)
@@ -286,3 +301,38 @@ def draw_multipartite(graph, path: str | os.PathLike, pdf: str | os.PathLike | N
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     return _save(fig, path, pdf)
+
+
+def plot_cluster_contributions(contributions: pl.DataFrame, png, pdf=None) -> list[Path]:
+    """Each cluster's share of the ΔR² of every primary prediction comparison (its ΔSSE over the within-cell
+    SST; the shares add up to the comparison's ΔR²), so that a verdict carried by one or two pruners is seen."""
+    data = contributions.filter(pl.col("primary"))
+    if not data.height:
+        return _empty(png, pdf, "no primary prediction comparison in this study")
+    keys = data.select("claim", "key").unique(maintain_order=True).rows()
+    clusters = sorted(data["cluster"].unique().to_list())
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(keys) + 1.6))
+    ys = np.arange(len(keys))[::-1]
+    height = 0.8 / max(1, min(len(clusters), 40))
+    many = len(clusters) > 40  # a study of many generators: their shares as dots, not bars
+    palette = sns.color_palette("husl", max(1, min(len(clusters), 40)))
+    for y, (claim, key) in zip(ys, keys):
+        sub = data.filter((pl.col("claim") == claim) & (pl.col("key") == key))
+        shares = dict(zip(sub["cluster"].to_list(), sub["delta_r2_share"].to_list()))
+        if many:
+            values = np.array(list(shares.values()))
+            ax.scatter(values, np.full(len(values), y), s=6, color="tab:blue", alpha=0.5)
+        else:
+            for k, cluster in enumerate(clusters):
+                if cluster in shares:
+                    ax.barh(y - 0.4 + (k + 0.5) * height, shares[cluster], height=height, color=palette[k],
+                            label=cluster if y == ys[0] else None)
+        ax.plot(sum(shares.values()), y, marker="D", color="black", ms=5, zorder=3)
+    ax.axvline(0, color="0.4", lw=0.8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"{c} {k}" for c, k in keys], fontsize=8)
+    ax.set_xlabel("share of ΔR² within cells carried by each cluster (◆ = the comparison's ΔR²)")
+    if not many:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="cluster", title_fontsize=7)
+    ax.set_title("Who carries each primary comparison: contributions by cluster", fontsize=10)
+    return _save(fig, png, pdf)

@@ -24,7 +24,7 @@ from scipy.stats import rankdata
 
 from . import features as F
 from .published import RUN_KEYS
-from .resampling import interval, t_interval
+from .resampling import cluster_keys, jackknife_interval, pruner_merge
 
 CELL = ["model", "dataset", "sparsity"]
 
@@ -136,23 +136,24 @@ def metric_importance(tables: Mapping[str, pl.DataFrame], options: Mapping[str, 
             rng = np.random.default_rng(seed)
             null = np.array([kendall_w(_group_importance(z, y, design.labels(rng), n_groups))
                              for _ in range(int(options["permutations"]))])
-            pruners = frame["pruner"].to_numpy()
-            by_pruner = [np.flatnonzero(pruners == p) for p in np.unique(pruners)]
-            rng_b = np.random.default_rng(seed + 1)
-            boot = []
-            for _ in range(int(options["bootstrap"])):
-                idx = np.concatenate([by_pruner[i] for i in rng_b.integers(0, len(by_pruner), len(by_pruner))])
-                boot.append(kendall_w(_group_importance(z[idx], y[idx], labels[idx], n_groups)))
-            lo, hi, _ = t_interval(w_obs, np.array(boot), len(by_pruner))
-            nlo, nhi = interval(null)
+            clusters = cluster_keys({"pruner": frame["pruner"].to_list()}, "pruner",
+                                    pruner_merge(options["pruner_clusters"]))
+            labels_c = np.unique(clusters.astype(str))
+            replicates = [kendall_w(_group_importance(z[keep], y[keep], labels[keep], n_groups))
+                          for keep in (clusters.astype(str) != c for c in labels_c)]
+            ci = jackknife_interval(w_obs, np.array(replicates), lower=0.0, upper=1.0)
+            lo, hi = ci["ci_low"], ci["ci_high"]
+            nlo, nhi = (float(v) for v in np.percentile(null, [2.5, 97.5]))
             tests.append({"grouping": grouping, "feature_set": fs_name, "groups": n_groups,
+                          "clusters": len(labels_c),
                           "features": len(cols), "n": frame.height, "kendall_w": w_obs, "w_low": lo, "w_high": hi,
                           "null_median": float(np.median(null)), "null_low": nlo, "null_high": nhi,
                           "p_value": float((1 + (null <= w_obs).sum()) / (1 + len(null))),
                           "permutations": len(null)})
     imp_schema = {"grouping": pl.String, "group": pl.String, "feature_set": pl.String, "feature": pl.String,
                   "n": pl.Int64, "spearman_rho": pl.Float64, "importance": pl.Float64, "importance_rank": pl.Int64}
-    test_schema = {"grouping": pl.String, "feature_set": pl.String, "groups": pl.Int64, "features": pl.Int64,
+    test_schema = {"grouping": pl.String, "feature_set": pl.String, "groups": pl.Int64, "clusters": pl.Int64,
+                   "features": pl.Int64,
                    "n": pl.Int64, "kendall_w": pl.Float64, "w_low": pl.Float64, "w_high": pl.Float64,
                    "null_median": pl.Float64, "null_low": pl.Float64, "null_high": pl.Float64,
                    "p_value": pl.Float64, "permutations": pl.Int64}

@@ -1,17 +1,25 @@
 """Regularised learners tuned inside the training folds, and grouped out-of-fold prediction.
 
-- ``ridge``: standardised features, intercept unpenalised, penalty α chosen from :data:`RIDGE_ALPHAS` by an inner
-  cross-validation on the training rows only;
-- ``gbt``: gradient-boosted trees (scikit-learn; 100 trees, learning rate 0.1, row subsampling 0.8), depth chosen
-  from :data:`GBT_GRID` the same way;
-- ``mean``: the training mean (the model with no feature at all).
+A model has two parts: *fixed effects* (indicator columns of the baseline: one per cell, or per cell and pruner,
+or additive architecture and sparsity indicators), fitted by least squares and never penalised, so that the
+baseline "cell means" is exactly the training cell means; and *features* (layer densities, topology metrics),
+fitted on what the fixed effects leave (Frisch–Waugh–Lovell):
 
-Inner folds: leave-one-group-out over the training groups when there are at least 3 of them (the same grouping
-as the outer folds: seeds or pruners), else 5-fold over the training rows (seeded). Missing values are imputed
+- ``ridge``: features residualised on the fixed effects and standardised, penalty α chosen from
+  :data:`RIDGE_ALPHAS` by an inner cross-validation on the training rows only;
+- ``gbt``: gradient-boosted trees (scikit-learn; 100 trees, learning rate 0.1, row subsampling 0.8) on the
+  residuals of the fixed effects, depth chosen from :data:`GBT_GRID` the same way;
+- ``mean``: the fixed effects alone (no feature at all).
+
+Folds. Outer and inner folds hold whole groups (clusters: seeds or pruners): each group is its own fold when
+there are at most ``max_folds`` of them (leave one group out), else the groups are dealt at random (seeded) into
+``max_folds`` folds (:func:`group_folds`). Inner folds: at most :data:`INNER_FOLDS` such folds over the training
+groups when there are at least 3 of them, else 5 folds over the training rows (seeded). Missing values are imputed
 with training-fold medians, columns constant (or all missing) in the training fold are dropped, and test values
-are clipped to the training fold's range, inside every inner and outer fold, so no test row ever informs a fit
-and a held-out pruner whose metrics lie far outside the training range cannot drive a linear model to absurd
-predictions (the same rule for every feature set).
+are clipped to the training fold's range, both as measured and once the fixed effects are taken out (a metric
+that barely varies inside a cell or pruner must not be extrapolated from its tiny within-cell spread), inside every
+inner and outer fold, so no test row ever informs a fit and a held-out pruner whose metrics lie far outside the
+training range cannot drive a linear model to absurd predictions (the same rule for every feature set).
 """
 
 from __future__ import annotations
@@ -25,11 +33,12 @@ RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 GBT_GRID = ({"max_depth": 2}, {"max_depth": 3})
 GBT_FIXED = {"n_estimators": 100, "learning_rate": 0.1, "subsample": 0.8, "min_samples_leaf": 3}
 LEARNERS = ("ridge", "gbt", "mean")
+INNER_FOLDS = 5
 
 
-def prepare(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Impute with training medians, drop columns constant or empty in training, clip test values to the
-    training range (no linear extrapolation beyond what the fit has seen), standardise by training."""
+def impute_clip(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Impute with training medians (dropping columns empty in training) and clip test values to the training
+    range (no linear extrapolation beyond what the fit has seen)."""
     if train.shape[1] == 0:
         return train, test
     missing = np.isnan(train)
@@ -42,15 +51,51 @@ def prepare(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray
         keep = np.isfinite(med)
         train = np.where(missing, med, train)[:, keep]
         test = np.where(np.isnan(test), med, test)[:, keep]
-    test = np.clip(test, train.min(axis=0), train.max(axis=0))
+    return train, np.clip(test, train.min(axis=0), train.max(axis=0))
+
+
+def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and scale by the training columns, dropping columns constant in training."""
     mu, sd = train.mean(axis=0), train.std(axis=0)
     varying = sd > 1e-12 * np.maximum(1.0, np.abs(mu))
     return (train[:, varying] - mu[varying]) / sd[varying], (test[:, varying] - mu[varying]) / sd[varying]
 
 
+def prepare(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`impute_clip`, then :func:`standardise`."""
+    return standardise(*impute_clip(train, test))
+
+
+class FixedEffects:
+    """Least-squares fit of columns on the fixed-effect indicators of the training rows, and its prediction for
+    the test rows. One-hot indicators (every row in exactly one level: cells) are fitted as level means, a level
+    absent from training predicted by the training mean; other indicator sets by least squares."""
+
+    def __init__(self, f_train: np.ndarray | None, f_test: np.ndarray | None, n_train: int, n_test: int) -> None:
+        if f_train is None or f_train.shape[1] == 0:
+            f_train, f_test = np.ones((n_train, 1)), np.ones((n_test, 1))
+        self.one_hot = bool(f_train.min() >= 0 and f_train.max() <= 1 and (f_train.sum(axis=1) == 1).all()
+                            and (f_test.sum(axis=1) == 1).all())
+        if self.one_hot:
+            self.counts = f_train.sum(axis=0)
+        self.f_train, self.f_test = f_train, f_test
+
+    def fit(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fitted training values, predicted test values) of ``values`` (a vector or the columns of a matrix)."""
+        if self.one_hot:
+            flat = values.reshape(len(values), -1)
+            seen = self.counts > 0
+            means = np.where(seen[:, None], (self.f_train.T @ flat) / np.where(seen, self.counts, 1.0)[:, None],
+                             flat.mean(axis=0))
+            return ((self.f_train @ means).reshape(values.shape),
+                    (self.f_test @ means).reshape((len(self.f_test),) + values.shape[1:]))
+        coef = np.linalg.lstsq(self.f_train, values, rcond=None)[0]
+        return self.f_train @ coef, self.f_test @ coef
+
+
 def ridge_path(z_train: np.ndarray, y_train: np.ndarray, z_test: np.ndarray,
                alphas: np.ndarray = RIDGE_ALPHAS) -> np.ndarray:
-    """Ridge predictions of the test rows for every α (columns), from one SVD of the training design."""
+    """Ridge predictions of the test rows for every α (columns), intercept unpenalised, from one SVD."""
     mean = y_train.mean()
     if z_train.shape[1] == 0:
         return np.full((len(z_test), len(alphas)), mean)
@@ -62,17 +107,25 @@ def ridge_path(z_train: np.ndarray, y_train: np.ndarray, z_test: np.ndarray,
     return mean + (z_test - z_train.mean(axis=0)) @ coef
 
 
+def group_folds(groups: np.ndarray, max_folds: int | None, seed: int) -> list[np.ndarray]:
+    """Test masks of a grouped cross-validation: one fold per group when there are at most ``max_folds`` groups
+    (``None``: no limit), else the groups dealt into ``max_folds`` folds in a seeded random order."""
+    levels, codes = np.unique(np.asarray(groups), return_inverse=True)
+    if max_folds is None or len(levels) <= max_folds:
+        return [codes == k for k in range(len(levels))]
+    fold_of_level = np.empty(len(levels), int)
+    fold_of_level[np.random.default_rng(seed).permutation(len(levels))] = np.arange(len(levels)) % max_folds
+    return [fold_of_level[codes] == k for k in range(max_folds)]
+
+
 def inner_folds(groups: np.ndarray, seed: int) -> list[np.ndarray]:
     """Validation masks of the inner cross-validation over the training rows (see module docstring)."""
-    levels = np.unique(groups)
-    if len(levels) >= 3:
-        return [groups == level for level in levels]
+    if len(np.unique(groups)) >= 3:
+        return group_folds(groups, INNER_FOLDS, seed)
     n = len(groups)
-    k = min(5, n)
     order = np.random.default_rng(seed).permutation(n)
-    folds = np.array_split(order, k)
     out = []
-    for fold in folds:
+    for fold in np.array_split(order, min(5, n)):
         mask = np.zeros(n, bool)
         mask[fold] = True
         out.append(mask)
@@ -85,53 +138,60 @@ def _gbt(seed: int, params: Mapping[str, Any]):
     return GradientBoostingRegressor(random_state=seed, **{**GBT_FIXED, **params})
 
 
-def _gbt_predict(x_train, y_train, x_test, seed, params) -> np.ndarray:
+def _candidates(learner: str, x_train, y_train, x_test, f_train, f_test, seed) -> np.ndarray:
+    """Test predictions of every candidate setting of ``learner`` (columns: α values, or tree depths)."""
+    fixed = FixedEffects(f_train, f_test, len(y_train), len(x_test))
+    y_fit, y_pred = fixed.fit(y_train)
+    x_train, x_test = impute_clip(x_train, x_test)
+    n_settings = len(RIDGE_ALPHAS) if learner == "ridge" else len(GBT_GRID)
     if x_train.shape[1] == 0:
-        return np.full(len(x_test), y_train.mean())
-    return _gbt(seed, params).fit(x_train, y_train).predict(x_test)
+        return np.repeat(y_pred[:, None], n_settings, axis=1)
+    if learner == "ridge":
+        x_fit, x_pred = fixed.fit(x_train)
+        ztr, zte = standardise(x_train - x_fit, x_test - x_pred)
+        zte = np.clip(zte, ztr.min(axis=0), ztr.max(axis=0))  # no extrapolation beyond the residuals seen either
+        return y_pred[:, None] + ridge_path(ztr, y_train - y_fit, zte) - (y_train - y_fit).mean()
+    out = np.empty((len(x_test), n_settings))
+    for i, params in enumerate(GBT_GRID):
+        out[:, i] = y_pred + _gbt(seed, params).fit(x_train, y_train - y_fit).predict(x_test)
+    return out
 
 
 def fit_predict(learner: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                groups_train: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Tune ``learner`` by inner CV on the training rows, refit on all of them, predict the test rows."""
-    if learner == "mean" or len(y_train) < 4:
-        return np.full(len(x_test), float(np.mean(y_train)))
-    folds = inner_folds(groups_train, seed)
-    if learner == "ridge":
-        sse = np.zeros(len(RIDGE_ALPHAS))
-        for val in folds:
-            ztr, zval = prepare(x_train[~val], x_train[val])
-            sse += ((ridge_path(ztr, y_train[~val], zval) - y_train[val, None]) ** 2).sum(axis=0)
-        alpha = RIDGE_ALPHAS[int(np.argmin(sse))]
-        ztr, zte = prepare(x_train, x_test)
-        return ridge_path(ztr, y_train, zte, np.array([alpha]))[:, 0]
-    if learner == "gbt":
-        sse = np.zeros(len(GBT_GRID))
-        for val in folds:
-            ztr, zval = prepare(x_train[~val], x_train[val])
-            for i, params in enumerate(GBT_GRID):
-                sse[i] += ((_gbt_predict(ztr, y_train[~val], zval, seed, params) - y_train[val]) ** 2).sum()
-        ztr, zte = prepare(x_train, x_test)
-        return _gbt_predict(ztr, y_train, zte, seed, GBT_GRID[int(np.argmin(sse))])
-    raise ValueError(f"unknown learner {learner!r}; known: {', '.join(LEARNERS)}")
+                groups_train: np.ndarray, seed: int = 0, f_train: np.ndarray | None = None,
+                f_test: np.ndarray | None = None) -> np.ndarray:
+    """Tune ``learner`` by inner CV on the training rows, refit on all of them, predict the test rows; ``f_*``:
+    the fixed-effect indicators (None: an intercept)."""
+    if learner not in LEARNERS:
+        raise ValueError(f"unknown learner {learner!r}; known: {', '.join(LEARNERS)}")
+    if learner == "mean" or len(y_train) < 4 or x_train.shape[1] == 0:
+        return FixedEffects(f_train, f_test, len(y_train), len(x_test)).fit(y_train)[1]
+    sse = 0.0
+    for val in inner_folds(groups_train, seed):
+        f_tr = None if f_train is None else f_train[~val]
+        f_val = None if f_train is None else f_train[val]
+        pred = _candidates(learner, x_train[~val], y_train[~val], x_train[val], f_tr, f_val, seed)
+        sse = sse + ((pred - y_train[val, None]) ** 2).sum(axis=0)
+    best = int(np.argmin(sse))
+    return _candidates(learner, x_train, y_train, x_test, f_train, f_test, seed)[:, best]
 
 
 def out_of_fold(learner: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int = 0,
-                centred: bool = False) -> np.ndarray:
-    """Leave-one-group-out predictions (NaN for a fold with fewer than 3 training rows or a single group).
+                centred: bool = False, max_folds: int | None = None, fixed: np.ndarray | None = None) -> np.ndarray:
+    """Grouped out-of-fold predictions (:func:`group_folds`; NaN for a fold with fewer than 3 training rows or a
+    single group); ``fixed``: the fixed-effect indicators of every row (None: an intercept).
 
-    ``centred``: each prediction minus its fold's training mean of ``y``, for ranking the held-out groups against
-    each other: the training mean is lower when a high group is held out, so raw predictions of an uninformative
-    model rank the groups in reverse (the leave-one-out mean shift)."""
+    ``centred``: each prediction minus what the fixed effects alone predict in its fold (the features' part), for
+    ranking the held-out groups against each other: the training mean of a cell is lower when a high group is held
+    out, so raw predictions of an uninformative model rank the groups in reverse (the leave-one-out mean shift)."""
     pred = np.full(len(y), np.nan)
-    levels = np.unique(groups)
-    if len(levels) < 2:
+    if len(np.unique(groups)) < 2:
         return pred
-    for level in levels:
-        test = groups == level
+    for test in group_folds(groups, max_folds, seed):
         if (~test).sum() < 3:
             continue
-        pred[test] = fit_predict(learner, x[~test], y[~test], x[test], groups[~test], seed=seed)
+        f_train, f_test = (None, None) if fixed is None else (fixed[~test], fixed[test])
+        pred[test] = fit_predict(learner, x[~test], y[~test], x[test], groups[~test], seed, f_train, f_test)
         if centred:
-            pred[test] -= y[~test].mean()
+            pred[test] -= FixedEffects(f_train, f_test, int((~test).sum()), int(test.sum())).fit(y[~test])[1]
     return pred

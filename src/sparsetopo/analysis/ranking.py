@@ -3,11 +3,12 @@
 Per (model, dataset, sparsity), the true ranking of the pruners is by mean accuracy over seeds; a ranker scores
 every run and ranks pruners by mean score. Rankers, all judged like for like on the same runs:
 
-- ``<feature set>`` (a *mixture*): the same tuned learner (ridge by default) on sparsity-level indicators +
-  that feature set, fitted per (model, dataset) with the pruner left out (leave-one-pruner-out), so a pruner is
-  ranked by a model that never saw it. One per available set: multipartite, rolled, rolled_channel,
-  ramanujan, density. A run's score is its prediction minus the training mean of its fold (see
-  :func:`.learners.out_of_fold`), so that leaving a pruner out of the training mean does not rank it.
+- ``<feature set>`` (a *mixture*): the same tuned learner (ridge by default) on the cell means (one per sparsity
+  level, never penalised) + that feature set, fitted per (model, dataset) with the pruner left out
+  (leave-one-pruner-out), so a pruner is ranked by a model that never saw it. One per available set:
+  multipartite, rolled, rolled_channel, ramanujan, density. A run's score is the features' part of its
+  prediction (its prediction minus what the cell means of its fold predict; :func:`.learners.out_of_fold`), so
+  that leaving a pruner out of the training means does not rank it.
 - ``<metric>`` (a single metric, no fitting): a Ramanujan summary itself, higher = better (Hoang et al.), e.g.
   ``imdb_norm_mean`` (Δr-imdb) and ``iterative_weighted_spectral_gap_mean``.
 
@@ -58,9 +59,9 @@ def _scores(frame: pl.DataFrame, sets, options: Mapping[str, Any], names: Sequen
     y, pruners = frame["y"].to_numpy(), frame["pruner"].to_numpy()
     out: dict[str, tuple] = {}
     for fs in names:
-        x, _ = F.design(frame, sets, "arch+sparsity", fs)
+        fixed, x, _ = F.design(frame, sets, "cell", fs)
         out[fs] = ("mixture", sign * out_of_fold(options["ranking_learner"], x, y, pruners, seed=options["seed"],
-                                                 centred=True))
+                                                 centred=True, fixed=fixed))
     ram = sets.get("ramanujan")
     for metric in options["ranking_metrics"]:
         if ram is not None and metric in ram[1]:

@@ -6,6 +6,7 @@ The package is split by job:
 - :mod:`.structure`: the pass-1 data (parts, tensor values seen through pooling, edge jobs, pooling matrices);
 - :mod:`.tracing`: pass 1, tracing a model with ``torch.fx`` into that structure;
 - :mod:`.multipartite_graph`: pass 2, the vectorised edge counting and building of the MGE;
+- :mod:`.implicit`: the MGE kept implicit (the layers' index tables, no edges) for networks too large to store;
 - :mod:`.bipartite`: the per-layer bipartite graphs.
 
 Encoders are looked up by name in :data:`ENCODERS` (``multipartite``, ``rolled``, ``rolled_channel``).
@@ -20,12 +21,13 @@ from torch import nn
 from ..graph import Graph
 from ..registry import Registry
 from .bipartite import rolled, rolled_channel
+from .implicit import ImplicitGraph, implicit_multipartite
 from .multipartite_graph import dense_edge_count, edge_count, multipartite, node_count
 from .structure import EncodingError
 
 __all__ = [
     "ENCODERS", "EncodingError", "multipartite", "rolled", "rolled_channel", "encode",
-    "dense_edge_count", "edge_count", "node_count",
+    "dense_edge_count", "edge_count", "node_count", "implicit_multipartite", "ImplicitGraph",
 ]
 
 Encoder = Callable[..., list[Graph]]

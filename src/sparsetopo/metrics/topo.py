@@ -42,20 +42,23 @@ def _size(ctx: MetricContext) -> dict[str, float]:
 
 
 def _local(ctx: MetricContext) -> dict[str, float]:
-    g, n = ctx.graph, ctx.n
-    outdeg, indeg = ctx.out_degree, ctx.in_degree
-    first_out = int(g.part_offsets[-2])
+    return local_counts(ctx.out_degree, ctx.in_degree, ctx.graph.part_offsets)
+
+
+def local_counts(outdeg: np.ndarray, indeg: np.ndarray, part_offsets: np.ndarray) -> dict[str, float]:
+    """The local-connectivity counts from the out- and in-degrees of G (input part = part 0, output = last)."""
+    first_out = int(part_offsets[-2])
     inner_out, inner_in = outdeg[:first_out], indeg[:first_out]     # nodes outside the output part
     sink = (inner_out == 0) & (inner_in > 0)
-    start = int(g.part_offsets[1])
+    start = int(part_offsets[1])
     rest_out, rest_in = outdeg[start:], indeg[start:]              # nodes outside the input part
     source = (rest_in == 0) & (rest_out > 0)
     return {
         "sink_nodes": float(sink.sum()),
         "source_nodes": float(source.sum()),
         "disconnected_nodes": float(np.count_nonzero((outdeg == 0) & (indeg == 0))),
-        "removable_out_edges": float(inner_in[sink].sum()),
-        "removable_in_edges": float(rest_out[source].sum()),
+        "removable_out_edges": float(inner_in[sink].sum(dtype=np.int64)),
+        "removable_in_edges": float(rest_out[source].sum(dtype=np.int64)),
     }
 
 

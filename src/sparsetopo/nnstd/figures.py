@@ -15,7 +15,7 @@ import polars as pl  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from ..plots import save_figure  # noqa: E402
+from ..plots import pruner_colours, pruner_markers, save_figure  # noqa: E402
 from .tables import matrix_from_pairs  # noqa: E402
 
 
@@ -61,8 +61,8 @@ def plot_seed_pairs(pairs: pl.DataFrame, png: str | os.PathLike, pdf: str | os.P
         for side in ("a", "b")]).unique().sort(["dataset", "model", "pruner", "density", "seed"])
     archs = mean.select("dataset", "model").unique().sort(["dataset", "model"]).rows()
     pruners = sorted(mean["pruner"].unique().to_list())
-    palette = dict(zip(pruners, sns.color_palette("tab10", len(pruners))))
-    fig, axes = plt.subplots(len(archs), 2, figsize=(10, 3.6 * len(archs)), squeeze=False)
+    palette, markers = pruner_colours(pruners), pruner_markers(pruners)
+    fig, axes = plt.subplots(len(archs), 2, figsize=(11.5, 3.6 * len(archs)), squeeze=False, layout="constrained")
     for r, (dataset, model) in enumerate(archs):
         part = mean.filter((pl.col("dataset") == dataset) & (pl.col("model") == model)).sort(["pruner", "density"])
         left, right = axes[r]
@@ -70,15 +70,15 @@ def plot_seed_pairs(pairs: pl.DataFrame, png: str | os.PathLike, pdf: str | os.P
         sns.scatterplot(data=data, x="density", y="nnstd", hue="pruner", palette=palette, ax=left, legend=False,
                         s=18, alpha=0.6)
         sns.lineplot(data=data, x="density", y="nnstd", hue="pruner", palette=palette, ax=left, errorbar=None,
-                     marker="o", legend=False)
+                     style="pruner", markers=markers, dashes=False, legend=False)
         sns.lineplot(data=data, x="density", y="null_nnstd", hue="pruner", palette=palette, ax=left, errorbar=None,
                      linestyle="--", legend=False)
         left.set_ylim(0, 1)
         left.set_ylabel("NNSTD between seeds (network mean)")
         left.set_title(f"{model} / {dataset}: topology distance", fontsize=9)
         acc = accuracy.filter((pl.col("dataset") == dataset) & (pl.col("model") == model)).to_pandas()
-        sns.lineplot(data=acc, x="density", y="accuracy", hue="pruner", palette=palette, ax=right, marker="o",
-                     errorbar="sd", legend=False)
+        sns.lineplot(data=acc, x="density", y="accuracy", hue="pruner", palette=palette, ax=right,
+                     style="pruner", markers=markers, dashes=False, errorbar="sd", legend=False)
         right.set_ylabel("test accuracy (mean ± sd over seeds)")
         right.set_title(f"{model} / {dataset}: accuracy of the same runs", fontsize=9)
         densities = sorted(part["density"].unique().to_list())
@@ -87,9 +87,8 @@ def plot_seed_pairs(pairs: pl.DataFrame, png: str | os.PathLike, pdf: str | os.P
             ax.set_xticks(densities, [f"{d:g}" for d in densities])
             ax.minorticks_off()
             ax.set_xlabel("density (1 − sparsity)")
-    handles = [Line2D([], [], color=palette[p], marker="o", label=p) for p in pruners]
+    handles = [Line2D([], [], color=palette[p], marker=markers[p], label=p) for p in pruners]
     handles.append(Line2D([], [], color="0.4", linestyle="--", label="random null"))
-    axes[0][0].legend(handles=handles, fontsize=7, loc="lower right")
+    fig.legend(handles=handles, fontsize=7, loc="outside right upper", title="pruner")  # beside the panels
     fig.suptitle("Different seeds: how far apart their final topologies are, and how close their accuracies", fontsize=10)
-    fig.tight_layout()
     return save_figure(fig, png, pdf)

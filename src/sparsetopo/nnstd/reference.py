@@ -102,20 +102,22 @@ def local_status(folder: str | os.PathLike, epochs: Sequence[int] | None) -> tup
     return status, mismatched
 
 
+#: the workflow rule that downloads the reference topologies; ``snakemake --forcerun`` it to retry after an offline run
+RETRY_RULE = "nnstd_reference_fetch"
+
+
 def fetch_reference(dest: str | os.PathLike, epochs: Sequence[int] | None, status_path: str | os.PathLike,
-                    attempt: str = "", skip_note_path: str | os.PathLike | None = None,
-                    timeout: float = 30.0) -> dict[str, Any]:
+                    skip_note_path: str | os.PathLike | None = None, timeout: float = 30.0) -> dict[str, Any]:
     """Download (or complete) the cached copy and write the fetch status JSON the workflow reads:
     ``available``, ``reason`` (the offline message, when not available), ``folder``, ``repository``, ``commit``,
-    ``files`` and ``attempt`` (an opaque token of the workflow's retry logic). Without network the status says so
-    and nothing raises; a corrupt download still raises. Once the copy is complete, the skip note of an earlier
-    offline attempt (``skip_note_path``) is removed."""
+    ``epochs`` and ``files``. Without network the status says so and nothing raises; a corrupt download still
+    raises. Once the copy is complete, the skip note of an earlier offline attempt (``skip_note_path``) is
+    removed."""
     from ..analysis.published import DownloadError
 
     info = load_reference_checksums()
     status: dict[str, Any] = {"folder": str(dest), "repository": info["repository"], "commit": info["commit"],
-                              "epochs": sorted(int(e) for e in epochs) if epochs else manifest_epochs(info),
-                              "attempt": attempt}
+                              "epochs": sorted(int(e) for e in epochs) if epochs else manifest_epochs(info)}
     try:
         download_reference(dest, epochs, timeout)
     except DownloadError as exc:
@@ -149,8 +151,9 @@ def skip_note(status: dict[str, Any], figure: str) -> str:
         f"(`{figure}`) was not made. The rest of the study ran normally.\n\n"
         f"Reason: {status.get('reason')}\n\n"
         "To get the figure, either\n\n"
-        "- run the workflow again with network access: the download is retried on every run and cached in "
-        f"`{status.get('folder')}` ({status.get('repository')} at commit {status.get('commit')}, "
+        f"- with network access, retry the download: `snakemake --forcerun {RETRY_RULE}` with the same options "
+        "as before (the workflow does not retry by itself, so that an offline study stays up to date); the copy "
+        f"is cached in `{status.get('folder')}` ({status.get('repository')} at commit {status.get('commit')}, "
         "every file sha256-checked), or\n"
         "- set `nnstd: {reference_topologies: /path/to/topo}` in the config to a local copy of that `topo` folder, "
         "or `nnstd: {reference: false}` to leave the reference figure out.\n")
@@ -172,8 +175,9 @@ def write_status_html(path: str | os.PathLike, status: dict[str, Any], mismatche
     else:
         body = ("<p><b>Skipped:</b> the reference NNSTD figure was not made because the topologies of the original "
                 f"study could not be downloaded.</p><p>{html.escape(str(status.get('reason')))}</p>"
-                "<p>Run the workflow again with network access (the download is retried on every run), or set "
-                "<code>nnstd.reference_topologies</code> to a local copy of the <code>topo</code> folder.</p>")
+                f"<p>With network access, retry the download with <code>snakemake --forcerun {RETRY_RULE}</code> "
+                "(the workflow does not retry by itself), or set <code>nnstd.reference_topologies</code> to a local "
+                "copy of the <code>topo</code> folder.</p>")
     with atomic_path(path) as tmp:
         tmp.write_text(f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>NNSTD reference</title></head>"
                        f"<body>{body}</body></html>\n")

@@ -23,7 +23,7 @@ def train_chain_network(topology: Sequence[np.ndarray], dataset_path: str | os.P
 
     from ..data import dataset_info, load_dataset, make_loader
     from ..models import build_model, prunable_layers
-    from ..pruning import PRUNERS
+    from ..pruning.dynamic.random_growth import SETHook
     from ..training import TrainSettings, train
 
     opts = chain_options(options)
@@ -46,7 +46,7 @@ def train_chain_network(topology: Sequence[np.ndarray], dataset_path: str | os.P
     settings = TrainSettings(epochs=int(opts["epochs"]), lr=float(opts["lr"]), momentum=float(opts["momentum"]),
                              weight_decay=float(opts["weight_decay"]), batch_size=int(opts["batch_size"]),
                              record_masks=True)
-    hook = PRUNERS.get("set").dynamic({"zeta": float(opts["zeta"])}, seed)
+    hook = SETHook({"zeta": float(opts["zeta"])}, seed)
     result = train(model, masks, make_loader(train_set, settings.batch_size, True, seed),
                    make_loader(test_set, 512, False), settings, "cpu", hook=hook)
     history = {}

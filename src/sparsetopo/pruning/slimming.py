@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..sgd import SGD
 from .core import Masks, PruneContext, global_topk, register_pruner
 
 SLIMMING_DEFAULTS: dict[str, Any] = {"epochs": 10, "l1": 1e-4, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4,
@@ -50,8 +51,6 @@ def bn_penalty(model: nn.Module) -> torch.Tensor:
 def sparsity_pretrain(model: nn.Module, batches, epochs: int, l1: float, lr: float, momentum: float,
                       weight_decay: float, device: torch.device | str = "cpu") -> None:
     """Train ``model`` in place on ``batches()`` for ``epochs`` passes with cross-entropy + l1 · Σ|γ|."""
-    from ..training import SGD
-
     if epochs <= 0:
         return
     if batches is None:

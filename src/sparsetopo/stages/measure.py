@@ -1,5 +1,7 @@
 """Stage ``metrics``: encode one run's network as graphs (multipartite, rolled, rolled-channel), then measure them
-(end-to-end topometrics, layer metrics, Ramanujan metrics)."""
+(end-to-end topometrics, layer metrics, Ramanujan metrics). The end-to-end topometrics of a run are measured on
+its multipartite graph built in memory or kept implicit, by the edge count (``sparsetopo.metrics.implicit``); the
+multipartite graph file is written only when asked for (``encoding_options.keep_multipartite``, or for drawing)."""
 
 from __future__ import annotations
 
@@ -89,17 +91,51 @@ def measure_run(cfg: Mapping[str, Any], run: Run, graphs: Mapping[str, str], out
         log.info("metrics %s %s: %d rows in %.1f s", run.path, name, len(rows), time.perf_counter() - start)
 
 
+def measure_network(cfg: Mapping[str, Any], run: Run, weights_pt: str, train_json: str | None, out: str,
+                    provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """End-to-end topometrics of the run's network (one row: run keys, metrics, ``_norm`` columns) into the parquet
+    file ``out``, without a graph file: the multipartite graph is built in memory or kept implicit, by the edge
+    count (``network_topometrics``). Returns the method, the edges before merging and the seconds."""
+    import polars as pl
+
+    from ..io import write_parquet
+    from ..metrics import normalised
+    from ..metrics.implicit import network_topometrics
+
+    set_threads(cfg.get("training", {}).get("threads"))
+    mcfg = cfg.get("metrics", {})
+    keys = run.keys()
+    info: dict[str, Any] = {"method": None}
+    row: dict[str, Any] = dict(keys)  # a failed run: one row of keys, so that the run is counted, no metrics
+    if not (train_json and read_json(train_json).get("failed")):
+        model = build_initial_model(cfg, run)
+        load_checkpoint(weights_pt, model)
+        model.eval()
+        values, info = network_topometrics(
+            model, dataset_info_for(cfg, run.dataset).input_shape, seed=int(mcfg.get("seed", 0)),
+            motifs4=mcfg.get("motifs4", "auto"), motif_budget_seconds=float(mcfg.get("motif_budget_seconds", 5.0)),
+            identity_shortcuts=bool(cfg.get("encoding_options", {}).get("identity_shortcuts", False)))
+        row = {**keys, **values, **normalised(values)}
+    write_parquet(out, pl.DataFrame([row], infer_schema_length=None), provenance)
+    log.info("metrics %s multipartite (%s path): %s", run.path, info["method"], info)
+    return info
+
+
 def encode_and_measure(cfg: Mapping[str, Any], run: Run, weights_pt: str, train_json: str | None,
                        graphs: Mapping[str, str], outputs: Mapping[str, str], sidecar: str) -> dict[str, Any]:
-    """The ``metrics`` job of one run: :func:`encode_run`, then :func:`measure_run` with the provenance of stage
-    ``metrics`` (inputs: the weights and ``train.json``, since large graph files are temporary), and the job's
-    sidecar ``sidecar`` (encoding sizes, provenance with the wall time)."""
+    """The ``metrics`` job of one run: :func:`encode_run` (the graph files in ``graphs``: encoding -> path; the
+    multipartite one only if listed), :func:`measure_run` on the bipartite files and :func:`measure_network` for the
+    end-to-end topometrics, with the provenance of stage ``metrics`` (inputs: the weights and ``train.json``), and
+    the job's sidecar ``sidecar`` (encoding sizes, the multipartite method, provenance with the wall time)."""
     start = time.perf_counter()
     encoded = encode_run(cfg, run, weights_pt, graphs, train_json)
     prov = record("metrics", cfg, run, {"weights": weights_pt, "train": train_json},
                   threads=cfg["training"]["threads"], where=Path(sidecar).parent)
-    measure_run(cfg, run, graphs, outputs, provenance=prov)
-    out = {**run.keys(), "encodings": encoded, "metrics": sorted(outputs),
+    measure_run(cfg, run, graphs, {k: v for k, v in outputs.items() if k != "multipartite"}, provenance=prov)
+    method = None
+    if "multipartite" in outputs:
+        method = measure_network(cfg, run, weights_pt, train_json, outputs["multipartite"], provenance=prov)
+    out = {**run.keys(), "encodings": encoded, "metrics": sorted(outputs), "multipartite_metrics": method,
            "provenance": {**prov, "seconds": time.perf_counter() - start}}
     write_json(sidecar, out)
     return out

@@ -9,23 +9,12 @@ default, so what a job reads and what its rule tracks cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .run import Run
+from .stage_config import StageConfig  # noqa: F401  (re-exported: what the stages' scripts wrap their params in)
 
 STAGES = ("data", "train", "metrics", "collect", "analysis", "claims", "figures")
-
-
-class StageConfig(dict):
-    """A dict whose ``get``/``[]`` of a top-level key it does not hold raise (inside a section it holds, missing
-    keys keep their usual meaning: the default)."""
-
-    def __missing__(self, key):
-        raise KeyError(f"config key {key!r} is read but not part of this stage's configuration; add it in "
-                       f"sparsetopo.stages.params.stage_config so that the rule tracks it")
-
-    def get(self, key, default=None):
-        return self[key]
 
 
 def _one(section: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
@@ -41,22 +30,25 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def stage_config(cfg: Mapping[str, Any], stage: str, run: Run | None = None, analysis: str | None = None,
+def stage_config(cfg: Mapping[str, Any], stage: str, run: Run | None = None, options: Sequence[str] = (),
                  dataset: str | None = None) -> dict[str, Any]:
     """The configuration ``stage`` reads (keys sorted), see :func:`_stage_config`."""
-    return _sorted(_stage_config(cfg, stage, run, analysis, dataset))
+    return _sorted(_stage_config(cfg, stage, run, options, dataset))
 
 
-def _stage_config(cfg: Mapping[str, Any], stage: str, run: Run | None = None, analysis: str | None = None,
+def _stage_config(cfg: Mapping[str, Any], stage: str, run: Run | None = None, options: Sequence[str] = (),
                   dataset: str | None = None) -> dict[str, Any]:
-    """The configuration ``stage`` reads, for one ``run`` (train, metrics), ``dataset`` (data) or ``analysis``.
+    """The configuration ``stage`` reads, for one ``run`` (train, metrics), ``dataset`` (data) or analysis (the
+    ``options`` of the ``analysis`` section it declares in the catalogue,
+    ``sparsetopo.analysis.catalogue.ANALYSES[name].options``).
 
     - data: that dataset's options, ``data_root``, ``download``;
     - train: that dataset's, model's and pruner's options, the run's resolved training section
-      (:func:`sparsetopo.training.training_for`), ``data_root``, ``download``;
+      (:func:`sparsetopo.training_settings.training_for`), ``data_root``, ``download``;
     - metrics: that dataset's and model's options, ``encodings``, ``encoding_options``, ``metrics`` and the
       training threads;
-    - analysis: the options the analysis declares in the catalogue; claims: ``claims`` with the bootstrap and seed;
+    - analysis: the options the analysis declares; claims: ``claims`` with the analysis seed, jackknife blocks and
+      CV folds;
     - collect, figures: nothing beyond the run list (their inputs).
     """
     if stage == "data":
@@ -68,7 +60,7 @@ def _stage_config(cfg: Mapping[str, Any], stage: str, run: Run | None = None, an
         out = {"dataset_options": _one(cfg.get("dataset_options"), run.dataset),
                "model_options": _one(cfg.get("model_options"), run.model)}
         if stage == "train":
-            from ..training import training_for
+            from ..training_settings import training_for
 
             out.update(pruner_options=_one(cfg.get("pruner_options"), run.pruner), data_root=cfg["data_root"],
                        download=cfg["download"], training=training_for(cfg.get("training"), run.dataset, run.model))
@@ -77,12 +69,10 @@ def _stage_config(cfg: Mapping[str, Any], stage: str, run: Run | None = None, an
                        metrics=dict(cfg["metrics"]), training={"threads": cfg["training"]["threads"]})
         return out
     if stage == "analysis":
-        from ..analysis.catalogue import ANALYSES
-
-        return {key: cfg["analysis"][key] for key in ANALYSES[analysis].options}
+        return {key: cfg["analysis"][key] for key in options}
     if stage == "claims":
         rules = {k: v for k, v in cfg["claims"].items() if k != "enabled"}
-        return {**rules, "bootstrap": cfg["analysis"]["bootstrap"], "seed": cfg["analysis"]["seed"]}
+        return {**rules, **{key: cfg["analysis"][key] for key in ("seed", "jackknife_blocks")}}
     if stage in ("collect", "figures"):
         return {}
     raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")

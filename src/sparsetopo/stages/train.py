@@ -23,7 +23,8 @@ def prune_run(cfg: Mapping[str, Any], run: Run, data_path: str | None, out_pt: s
     from ..encodings import edge_count
     from ..models import prunable_layers
     from ..pruning import PRUNERS, PruneContext, apply_masks, layer_densities, run_pruner
-    from ..training import pick_device, training_for
+    from ..training import pick_device
+    from ..training_settings import training_for
 
     tcfg = training_for(cfg.get("training"), run.dataset, run.model)
     set_threads(tcfg["threads"])
@@ -76,7 +77,8 @@ def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | 
     import torch
 
     from ..pruning import PRUNERS, layer_densities
-    from ..training import DivergedError, pick_device, settings_from_config, train, training_for
+    from ..training import DivergedError, pick_device, train
+    from ..training_settings import TrainSettings, training_for
     from ..training_state import Checkpoint, tensors_fingerprint
 
     tcfg = training_for(cfg.get("training"), run.dataset, run.model)
@@ -85,7 +87,7 @@ def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | 
     model = build_initial_model(cfg, run)
     blob = load_checkpoint(prune_pt, model)
     masks = {n: m.bool() for n, m in blob["masks"].items()}
-    settings = settings_from_config(tcfg, run.model, record_masks=pruner.dynamic is not None)
+    settings = TrainSettings.from_section(tcfg, record_masks=pruner.dynamic is not None)
     options = {**pruner.defaults, **cfg.get("pruner_options", {}).get(run.pruner, {})}
     hook = pruner.dynamic(options, run.seed) if pruner.dynamic is not None else None
     device = pick_device(tcfg["device"])
@@ -97,7 +99,7 @@ def train_run(cfg: Mapping[str, Any], run: Run, prune_pt: str, data_path: str | 
         identity = {"run": run.keys(), "training": tcfg, "device": device.type, "pruner_options": options,
                     "model_options": cfg.get("model_options", {}).get(run.model),
                     "dataset_options": cfg.get("dataset_options", {}).get(run.dataset),
-                    "code": code_fingerprint("train")["fingerprint"], "initial": tensors_fingerprint(initial)}
+                    "code": code_fingerprint("train", run.pruner)["fingerprint"], "initial": tensors_fingerprint(initial)}
         path = Path(out_pt).with_name("train.ckpt") if checkpoint is True else Path(checkpoint)
         ckpt = Checkpoint(path, stable_hash(identity))
     torch.manual_seed(run.seed)

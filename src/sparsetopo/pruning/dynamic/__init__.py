@@ -10,16 +10,6 @@ per-weight state tensor) at every changed position. The global number of active 
 RigL and ITOP also keep each layer's count, SNFS and DSR move weights between layers.
 
 Modules: :mod:`.random_growth` (SET, DSR), :mod:`.gradient_growth` (RigL, ITOP), :mod:`.momentum_growth`
-(SNFS), :mod:`.base` (shared machinery).
+(SNFS), :mod:`.base` (shared machinery). This package imports none of them: a run imports (and its code
+fingerprint covers) only its own algorithm's module and the shared machinery.
 """
-
-from .base import DynamicHook, allocate, cosine_rate, reset_optimizer_state
-from .gradient_growth import ITOP_DEFAULTS, RIGL_DEFAULTS, ITOPHook, RigLHook, rigl_drop_grow
-from .momentum_growth import SNFS_DEFAULTS, SNFSHook, momentum_shares
-from .random_growth import DSR_DEFAULTS, SET_DEFAULTS, DSRHook, SETHook, dsr_threshold_step, set_drop_indices
-
-__all__ = [
-    "DSRHook", "DSR_DEFAULTS", "DynamicHook", "ITOPHook", "ITOP_DEFAULTS", "RIGL_DEFAULTS", "RigLHook",
-    "SETHook", "SET_DEFAULTS", "SNFSHook", "SNFS_DEFAULTS", "allocate", "cosine_rate", "dsr_threshold_step",
-    "momentum_shares", "reset_optimizer_state", "rigl_drop_grow", "set_drop_indices",
-]
