@@ -72,6 +72,6 @@ if BATCHED:
                 trained_weights=config["encoding_options"]["weights"] == "trained",
                 encodings=GRAPH_FILES,
                 metrics=metric_names(),
-                code=[code("train" if TRAINING else "prune"), code("metrics")],
+                code=[code("train" if TRAINING else "prune", _runs[0].pruner), code("metrics")],
             script:
                 "../scripts/runs_batch.py"
