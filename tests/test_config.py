@@ -39,6 +39,11 @@ BAD = [
     ({"seeds": [0, 0]}, r"'seeds': value \[0, 0\] has duplicates"),
     ({"seeds": [-1]}, r"'seeds.0': value -1 is out of range"),
     ({"seeds": [0.5]}, r"'seeds.0': value 0.5 has the wrong type; expected integer"),
+    ({"seeds": {"first": 2}}, r"config key 'seeds' is missing required key\(s\) \['count'\]"),
+    ({"seeds": {"count": 0}}, r"'seeds.count': value 0 is out of range; it must be >= 1"),
+    ({"seeds": {"count": 3, "step": 2}}, r"unknown config key\(s\) \['step'\] at key 'seeds'; allowed keys: count, first"),
+    ({"datasets": ["imagenet"], "training__enabled": False, "analyses": [], "claims__enabled": False,
+      "encoding_options__weights": "init", "dense_baselines": True}, r"'dense_baselines': true needs training"),
     ({"datasets": []}, r"'datasets': the list is empty"),
     ({"models": []}, r"'models': the list is empty"),
     ({"pruners": []}, r"'pruners': the list is empty"),
@@ -110,6 +115,13 @@ def test_shipped_configs_are_valid(name, schema_path, tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / name).read_text())
     valid = validate_config(cfg, schema_path, base_dir=tmp_path)
     assert valid["training"]["epochs"] >= 1 and valid["encoding_options"]["weights"] == "trained"
+
+
+def test_seeds_compact_form_and_dense_baselines_switch(schema_path):
+    cfg = validate_config(_with(seeds={"first": 3, "count": 4}, dense_baselines=False), schema_path)
+    assert cfg["seeds"] == [3, 4, 5, 6] and cfg["dense_baselines"] is False
+    assert validate_config(_with(seeds={"count": 2}), schema_path)["seeds"] == [0, 1]
+    assert validate_config(_with(), schema_path)["dense_baselines"] is True
 
 
 def test_exclude_drops_exactly_the_runs_an_entry_matches_on_every_key(schema_path):

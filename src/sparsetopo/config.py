@@ -49,7 +49,8 @@ def _schema_message(error, root: Mapping[str, Any] | None = None) -> str:
         where = "top level" if key == "(top level)" else f"key {key!r}"
         return f"unknown config key(s) {extra} at {where}; allowed keys: {', '.join(allowed)}"
     if validator == "required":
-        return f"config is missing required key(s) {expected} ({error.message})"
+        where = "config" if key == "(top level)" else f"config key {key!r}"
+        return f"{where} is missing required key(s) {expected} ({error.message})"
     if validator == "enum":
         return f"config key {key!r}: value {value!r} is not allowed; allowed values: {', '.join(map(str, expected))}"
     if validator == "type":
@@ -95,6 +96,27 @@ def _check_without_training(cfg: Mapping[str, Any]) -> None:
         if pruner.needs_data or pruner.dynamic is not None:
             raise ConfigError(f"config key 'pruners': {name!r} needs data or training, and training.enabled is "
                               f"false; use data-free pruners (e.g. er, erk, uniform, magnitude, synflow)")
+
+
+def _expand_seeds(cfg: dict[str, Any]) -> None:
+    """The compact form ``seeds: {first: F, count: N}`` becomes the list F, F+1, ..., F+N-1."""
+    seeds = cfg.get("seeds")
+    if isinstance(seeds, dict):
+        first = int(seeds.get("first", 0))
+        cfg["seeds"] = list(range(first, first + int(seeds["count"])))
+
+
+def _check_dense_baselines(raw: Mapping[str, Any], cfg: Mapping[str, Any]) -> None:
+    """``dense_baselines`` given explicitly must be able to take effect (its default, true, is silently moot
+    without training and for published tables)."""
+    if "dense_baselines" not in raw:
+        return
+    if cfg.get("source", "runs") != "runs":
+        raise ConfigError("config key 'dense_baselines': a study of published tables trains nothing; give the dense "
+                          "accuracies with 'dense_accuracy' instead and remove 'dense_baselines'")
+    if raw["dense_baselines"] and not cfg["training"]["enabled"]:
+        raise ConfigError("config key 'dense_baselines': true needs training, and training.enabled is false; "
+                          "remove 'dense_baselines' or enable training")
 
 
 def _check_exclude(cfg: Mapping[str, Any]) -> None:
@@ -175,6 +197,8 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir
     if errors:
         raise ConfigError(_schema_message(errors[0], schema))
     _apply_defaults(schema, cfg)
+    _expand_seeds(cfg)
+    _check_dense_baselines(config, cfg)
     _check_names(cfg, "datasets", DATASETS.names(), "dataset")
     _check_names(cfg, "models", MODELS.names(), "model")
     _check_names(cfg, "pruners", PRUNERS.names(), "pruner")

@@ -52,23 +52,28 @@ def _conv_bn(c_in: int, c_out: int, bias: bool = True) -> list[nn.Module]:
 
 
 class Conv6(nn.Module):
-    """CONV-6 (Frankle & Carbin 2019 / main paper): 2x(64), pool, 2x(128), pool, 2x(256), pool, 256-256-classes."""
+    """CONV-6 (Frankle & Carbin 2019 / main paper): 2x(64), pool, 2x(128), pool, 2x(256), pool, 256-256-classes.
+    ``width`` multiplies every hidden width (channels and the two hidden Linear layers, rounded, at least 1):
+    1 is the paper's network, 0.25 gives 16/32/64 channels and 64 hidden units."""
 
-    def __init__(self, input_shape: InputShape, num_classes: int) -> None:
+    def __init__(self, input_shape: InputShape, num_classes: int, width: float = 1.0) -> None:
         super().__init__()
         c, h, w = input_shape
         if h < 8 or w < 8:
             raise ValueError(f"conv6 needs inputs of at least 8x8 (three 2x2 poolings), got {h}x{w}")
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+            raise ValueError(f"conv6 option width must be a number > 0 (a multiplier of the widths), got {width!r}")
+        c1, c2, c3, hidden = (max(1, int(round(v * width))) for v in (64, 128, 256, 256))
         self.features = nn.Sequential(
-            *_conv_bn(c, 64), *_conv_bn(64, 64), nn.MaxPool2d(2),
-            *_conv_bn(64, 128), *_conv_bn(128, 128), nn.MaxPool2d(2),
-            *_conv_bn(128, 256), *_conv_bn(256, 256), nn.MaxPool2d(2),
+            *_conv_bn(c, c1), *_conv_bn(c1, c1), nn.MaxPool2d(2),
+            *_conv_bn(c1, c2), *_conv_bn(c2, c2), nn.MaxPool2d(2),
+            *_conv_bn(c2, c3), *_conv_bn(c3, c3), nn.MaxPool2d(2),
         )
-        flat = 256 * (h // 8) * (w // 8)
+        flat = c3 * (h // 8) * (w // 8)
         self.classifier = nn.Sequential(
-            nn.Linear(flat, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
-            nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
-            nn.Linear(256, num_classes),
+            nn.Linear(flat, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -249,7 +254,7 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-MODELS.register("conv6")(lambda shape, classes: Conv6(shape, classes))
+MODELS.register("conv6")(lambda shape, classes, width=1.0: Conv6(shape, classes, width))
 MODELS.register("resnet20")(lambda shape, classes: CifarResNet(shape, classes, depth=20))
 MODELS.register("resnet32")(lambda shape, classes: CifarResNet(shape, classes, depth=32))
 MODELS.register("wrn28_2")(lambda shape, classes, dropout=0.0: WideResNet(shape, classes, 28, 2, dropout))

@@ -102,17 +102,20 @@ def legend_beside(fig, ax, title: str = "pruner") -> None:
 def accuracy_vs_sparsity(runs: pl.DataFrame, png: str | Path, pdf: str | Path | None = None) -> None:
     """Accuracy and relative accuracy drop against sparsity, one line (colour and marker) per pruner, one column per
     (model, dataset) (rows: accuracy, drop; mean over seeds, band ± one standard deviation over seeds); the dense
-    accuracy of each seed as a dashed line."""
+    accuracy of each seed as a dashed line. Without dense baselines (config ``dense_baselines: false``) only the
+    accuracy row."""
     sparse = runs.filter((pl.col("pruner") != "dense") & ~pl.col("failed")).to_pandas()
     dense = runs.filter(pl.col("pruner") == "dense")
     archs = _architectures(sparse)
     colours, markers = pruner_colours(sparse["pruner"]), pruner_markers(sparse["pruner"])
-    fig, axes = plt.subplots(2, len(archs), figsize=(4.2 * len(archs) + 1.5, 7), squeeze=False, sharex=True,
-                             layout="constrained")
+    rows = [("accuracy", "test accuracy")]
+    if sparse["relative_accuracy_drop"].notna().any():
+        rows.append(("relative_accuracy_drop", "relative accuracy drop"))
+    fig, axes = plt.subplots(len(rows), len(archs), figsize=(4.2 * len(archs) + 1.5, 3.5 * len(rows)), squeeze=False,
+                             sharex=True, layout="constrained")
     for j, (model, dataset) in enumerate(archs):
         part = sparse[(sparse["model"] == model) & (sparse["dataset"] == dataset)]
-        for i, (column, label) in enumerate((("accuracy", "test accuracy"),
-                                             ("relative_accuracy_drop", "relative accuracy drop"))):
+        for i, (column, label) in enumerate(rows):
             ax = axes[i][j]
             pruner_lines(ax, part, column, colours, markers, legend=(i == 0 and j == len(archs) - 1))
             if column == "accuracy":
@@ -121,7 +124,8 @@ def accuracy_vs_sparsity(runs: pl.DataFrame, png: str | Path, pdf: str | Path | 
             ax.set_title(f"{model} / {dataset}" if i == 0 else "", fontsize=10)
             ax.set_ylabel(label)
     legend_beside(fig, axes[0][-1])
-    fig.suptitle("Sparse networks: accuracy and accuracy drop vs sparsity (dashed: dense baseline)")
+    fig.suptitle("Sparse networks: accuracy and accuracy drop vs sparsity (dashed: dense baseline)" if len(rows) > 1
+                 else "Sparse networks: accuracy vs sparsity (no dense baselines)")
     save_figure(fig, png, pdf)
 
 

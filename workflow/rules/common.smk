@@ -4,6 +4,7 @@ import itertools
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -33,6 +34,9 @@ RUNS_SOURCE = config["source"] == "runs"
 TRAINING = config["training"][
     "enabled"
 ]  # false: prune only (e.g. a shape-only dataset); metrics of the initial weights
+# runs_per_job > 1: each job prunes, trains and measures several runs (workflow/rules/batch.smk) instead of one
+# train and one metrics job per run
+BATCHED = RUNS_SOURCE and config["runs_per_job"] > 1
 
 
 wildcard_constraints:
@@ -67,8 +71,8 @@ def sparse_runs():
 
 
 def dense_runs():
-    """The dense baseline of every (dataset, model, seed) (none without training)."""
-    if not TRAINING:
+    """The dense baseline of every (dataset, model, seed) (none without training or with dense_baselines: false)."""
+    if not TRAINING or not config["dense_baselines"]:
         return []
     return [
         Run(d, m, "dense", 0.0, int(k))

@@ -4,10 +4,11 @@
 # run; the two stages stay separate functions (sparsetopo.stages.train.prune_run / train_run) and CLI commands.
 # params: the configuration the stage reads for this run and the fingerprint of its code, so that a change of
 # either reruns exactly the affected jobs. A killed job resumes from its per-epoch checkpoint (train.ckpt).
-# Without training (training.enabled: false, e.g. a shape-only dataset) the job only prunes.
+# Without training (training.enabled: false, e.g. a shape-only dataset) the job only prunes. With runs_per_job > 1
+# the runs are pruned, trained and measured in batches instead (batch.smk).
 
 
-if TRAINING:
+if TRAINING and not BATCHED:
 
     rule train:
         input:
@@ -34,7 +35,7 @@ if TRAINING:
         script:
             "../scripts/train.py"
 
-else:
+elif not BATCHED:
 
     rule prune:
         input:

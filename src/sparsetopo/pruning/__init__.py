@@ -30,6 +30,7 @@ PRUNER_MODULES = {
     "set": "dynamic.random_growth", "dsr": "dynamic.random_growth",
     "rigl": "dynamic.gradient_growth", "itop": "dynamic.gradient_growth",
     "snfs": "dynamic.momentum_growth",
+    "random_topology": "topology_generators",
 }
 PRUNERS.defer({name: f"{__name__}.{module}" for name, module in PRUNER_MODULES.items()})
 
