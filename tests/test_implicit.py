@@ -1,10 +1,13 @@
 """The implicit multipartite graph (sparsetopo.encodings.implicit, sparsetopo.metrics.implicit*): its rows are the
 explicit graph's symmetric adjacency, entry for entry; its products, per-node statistics and every topometric equal
-the explicit path's on every traced test network, ResNet-20 at 0.9, CONV-6 at 0.98 and the torchvision networks
-(at 32 px here; at 224 px in benchmarks/bench_implicit.py --compare)."""
+the explicit path's on every traced test network (one of them large enough for the Lanczos iterations, with merged
+duplicate pairs), ResNet-20 at 0.9 and CONV-6 at 0.98. The torchvision networks (ResNet-18, ResNet-50, MobileNetV2
+at 32 px, ResNet-50 at 224 px) take minutes: they are the rows of ``benchmarks/bench_implicit.py --exactness``,
+which checks them against the same rule. The GPU check's training, mask and resume checks run here on the CPU."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -32,6 +35,8 @@ from test_encodings import NetA, NetB, NetC, NetD, _mask_weights  # noqa: E402
 
 SPECTRAL = ("spectral_gap", "spectral_gap_paper", "spectral_radius")
 TEST_NETS = [(NetA, (3, 9, 9)), (NetB, (2, 8, 8)), (NetC, (1, 5, 5)), (NetD, (2, 5, 6))]
+#: NetB at 20x20: 3,238 nodes (Lanczos, not dense eigenvalues), overlapping max pools that merge duplicate pairs
+LARGE_NET = (NetB, (2, 20, 20))
 
 
 def _test_net(cls, density: float):
@@ -49,6 +54,12 @@ def _pruned(name: str, shape, classes: int, pruner: str, sparsity: float):
     with torch.no_grad():
         apply_masks(net, masks)
     return net.eval()
+
+
+@pytest.fixture(scope="module")
+def resnet20():
+    """ResNet-20 pruned uniformly at 0.9 (1.9e5 nodes, 3.7e6 edges)."""
+    return _pruned("resnet20", (3, 32, 32), 10, "uniform", 0.9)
 
 
 def assert_same_metrics(explicit: dict, implicit: dict) -> None:
@@ -117,11 +128,10 @@ def test_node_statistics_and_products(case):
     np.testing.assert_allclose(pattern_product(ig, x[0]), x[0] @ (dense != 0), rtol=0, atol=1e-12 * n)
 
 
-def test_position_classes_are_few_inside_feature_maps():
+def test_position_classes_are_few_inside_feature_maps(resnet20):
     """ResNet-20: interior positions of a channel share a class; borders and stride phases add a few (here 12 times
     fewer representatives than nodes); a flattened map without pooling makes every position its own class."""
-    net = _pruned("resnet20", (3, 32, 32), 10, "uniform", 0.9)
-    cl = position_classes(implicit_multipartite(net, (3, 32, 32)))
+    cl = position_classes(implicit_multipartite(resnet20, (3, 32, 32)))
     assert cl.count() * 10 < 191_498
     assert all(len(r) <= 12 for r in cl.yrep)  # 32x32 maps: stride-2 phases and borders, not positions
     flat = position_classes(implicit_multipartite(_test_net(NetC, 0.6), (1, 5, 5)))
@@ -130,43 +140,51 @@ def test_position_classes_are_few_inside_feature_maps():
 
 @pytest.mark.parametrize("density", [0.6, 0.15])
 @pytest.mark.parametrize("identity", [False, True])
-@pytest.mark.parametrize("case", TEST_NETS, ids=lambda c: c[0].__name__)
+@pytest.mark.parametrize("case", TEST_NETS + [LARGE_NET], ids=lambda c: f"{c[0].__name__}-{c[1][-1]}")
 def test_every_topometric_equals_the_explicit_path(case, identity, density):
     cls, shape = case
     model = _test_net(cls, density)
     for mode in ("exact", "estimate"):
-        assert_same_metrics(topometrics(multipartite(model, shape, identity), seed=2, motifs4=mode),
-                            implicit_topometrics(implicit_multipartite(model, shape, identity), seed=2, motifs4=mode))
+        explicit = topometrics(multipartite(model, shape, identity), seed=2, motifs4=mode)
+        assert_same_metrics(explicit, implicit_topometrics(implicit_multipartite(model, shape, identity), seed=2,
+                                                           motifs4=mode))
 
 
-@pytest.mark.parametrize("name, shape, classes, pruner, sparsity", [
-    ("resnet20", (3, 32, 32), 10, "uniform", 0.9),
-    ("conv6", (3, 32, 32), 10, "uniform", 0.98),          # bipartite: Lanczos on B Bᵀ
-    ("resnet18", (3, 32, 32), 10, "erk", 0.99),           # 3x3 convolution after an overlapping max pool: merges
-    ("resnet50", (3, 32, 32), 10, "er", 0.995),           # bottlenecks, 1x1 convolutions after the max pool
-    ("mobilenet_v2", (3, 32, 32), 10, "uniform", 0.99),   # depthwise and grouped convolutions
-])
-def test_networks_equal_the_explicit_path(name, shape, classes, pruner, sparsity):
-    """Every topometric (the motif estimate included: same draws, same rows). torchvision ResNet-50 at 224 px and
-    0.99 is a row of benchmarks/bench_implicit.py --compare."""
-    net = _pruned(name, shape, classes, pruner, sparsity)
-    explicit = topometrics(multipartite(net, shape), seed=0, motifs4="estimate", motif_budget_seconds=0.5)
-    implicit = implicit_topometrics(implicit_multipartite(net, shape), seed=0, motifs4="estimate",
+@pytest.mark.parametrize("name, pruner, sparsity", [("resnet20", "uniform", 0.9),
+                                                    ("conv6", "uniform", 0.98)])  # bipartite: Lanczos on B Bᵀ
+def test_networks_equal_the_explicit_path(name, pruner, sparsity, resnet20):
+    """Every topometric (the motif estimate included: same draws, same rows)."""
+    net = resnet20 if name == "resnet20" else _pruned(name, (3, 32, 32), 10, pruner, sparsity)
+    explicit = topometrics(multipartite(net, (3, 32, 32)), seed=0, motifs4="estimate", motif_budget_seconds=0.5)
+    implicit = implicit_topometrics(implicit_multipartite(net, (3, 32, 32)), seed=0, motifs4="estimate",
                                     motif_budget_seconds=0.5)
     assert_same_metrics(explicit, implicit)
-    assert explicit["motifs4_stderr"] > 0
+    assert explicit["motifs4_stderr"] > 0 and explicit["nodes"] > 100_000
 
 
-def test_results_do_not_depend_on_the_threads():
-    net = _pruned("resnet18", (3, 32, 32), 10, "erk", 0.99)
-    ig = implicit_multipartite(net, (3, 32, 32))
+def test_results_do_not_depend_on_the_threads(monkeypatch):
+    """Both paths with every parallel step cut into many tasks (row blocks, representatives, triangle and sample
+    chunks), on one thread and on two: the same values, bit for bit."""
+    from sparsetopo.metrics import implicit_classes, implicit_motifs, tasks
+
+    monkeypatch.setattr(tasks, "MIN_PARALLEL_WORK", 0)
+    monkeypatch.setattr(implicit_classes, "REPS_PER_TASK", 8)
+    monkeypatch.setattr(implicit_motifs, "TRIANGLE_CHUNK", 100)
+    monkeypatch.setattr(implicit_motifs, "SAMPLE_CHUNK", 64)
+    cls, shape = LARGE_NET
+    model = _test_net(cls, 0.6)
+    g, ig = multipartite(model, shape), implicit_multipartite(model, shape)
     before = numba.get_num_threads()
     try:
-        one = implicit_topometrics(ig, seed=1, motifs4="estimate", motif_budget_seconds=0.2)
+        numba.set_num_threads(1)
+        one = [f(seed=1, motifs4="estimate", motif_budget_seconds=0.1) for f in (
+            lambda **kw: topometrics(g, **kw), lambda **kw: implicit_topometrics(ig, **kw))]
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        assert implicit_topometrics(ig, seed=1, motifs4="estimate", motif_budget_seconds=0.2) == one
+        assert topometrics(g, seed=1, motifs4="estimate", motif_budget_seconds=0.1) == one[0]
+        assert implicit_topometrics(ig, seed=1, motifs4="estimate", motif_budget_seconds=0.1) == one[1]
     finally:
         numba.set_num_threads(before)
+    assert_same_metrics(*one)
 
 
 def test_edgeless_and_disconnected_graphs():
@@ -185,11 +203,13 @@ def test_method_choice_and_network_topometrics(monkeypatch):
     assert choose_method(10, "implicit") == "implicit"
     with pytest.raises(ValueError, match="not one of auto, explicit, implicit"):
         choose_method(10, "fast")
-    net = _pruned("resnet20", (3, 32, 32), 10, "erk", 0.95)
-    row, info = network_topometrics(net, (3, 32, 32), motifs4="estimate", motif_budget_seconds=0.2)
-    assert info["method"] == "explicit" and info["raw_edges"] == row["edges"] and info["seconds"] > 0
-    monkeypatch.setattr("sparsetopo.metrics.implicit.IMPLICIT_MIN_EDGES", 1000)
-    again, info = network_topometrics(net, (3, 32, 32), motifs4="estimate", motif_budget_seconds=0.2)
+    cls, shape = LARGE_NET
+    net = _test_net(cls, 0.6)
+    row, info = network_topometrics(net, shape, motifs4="estimate", motif_budget_seconds=0.2)
+    raw = implicit_multipartite(net, shape).raw_edges
+    assert info["method"] == "explicit" and info["raw_edges"] == raw > row["edges"] and info["seconds"] > 0
+    monkeypatch.setattr("sparsetopo.metrics.implicit.IMPLICIT_MIN_EDGES", raw)
+    again, info = network_topometrics(net, shape, motifs4="estimate", motif_budget_seconds=0.2)
     assert info["method"] == "implicit"
     assert_same_metrics(row, again)
 
@@ -220,12 +240,58 @@ def test_structure_counts_on_a_fragmented_graph():
     assert SPECTRAL_TOL == 1e-4  # the documented tolerance these comparisons are within
 
 
-def test_gpu_check_without_cuda_says_so_and_exits_0():
-    import os
-    import subprocess
+def _gpu_check():
+    import importlib.util
 
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py")], capture_output=True, text=True,
-                          env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert "no CUDA device is available" in proc.stdout and "nothing to check" in proc.stdout
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_without_cuda_says_so_and_exits_0(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _gpu_check().main([]) == 0
+    out = capsys.readouterr().out
+    assert "no CUDA device is available" in out and "nothing to check" in out
+
+
+#: The GPU check's training settings, small enough for the CPU: 2 steps per epoch, SET moves weights after epochs
+#: 1 and 2, the resume check restarts after epoch 1
+CPU_CHECK = ["--device", "cpu", "--steps", "6", "--epochs", "3", "--batch", "16", "--skip-imagenet"]
+
+
+def test_gpu_check_on_the_cpu_trains_holds_the_masks_and_resumes_identically(capsys):
+    assert _gpu_check().main(CPU_CHECK) == 0
+    out = capsys.readouterr().out
+    assert "erk: 96 images in" in out and "images/s" in out and out.count("masks hold") == 2
+    assert "moved; masks hold" in out and out.count("identical weights and masks") == 2
+    assert "all checks passed" in out
+
+
+def test_gpu_check_finds_leaking_masks_and_a_resume_that_differs(monkeypatch, capsys):
+    """The checks can fail: training that stops applying the masks, and a resume that loses the momentum."""
+    from sparsetopo import training
+    from sparsetopo.training_state import Checkpoint
+
+    check = _gpu_check()
+    args = argparse.Namespace(steps=6, epochs=3, batch=16)
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(training, "apply_masks", lambda model, masks: None)
+    failures = check.check_training("erk", args, cpu)
+    assert any("pruned weights are nonzero" in f for f in failures)
+    monkeypatch.undo()
+    load = Checkpoint.load
+
+    def forgetful(self):
+        state = load(self)
+        if state is not None:
+            for buf in state["optimizer"]["state"].values():
+                buf["momentum_buffer"].zero_()
+        return state
+
+    monkeypatch.setattr(Checkpoint, "load", forgetful)
+    failures = check.check_training("erk", args, cpu)
+    assert failures == ["erk: the resumed run differs from the uninterrupted one"]
+    assert "DIFFERENT from the uninterrupted run" in capsys.readouterr().out

@@ -15,7 +15,7 @@ import pytest
 from sparsetopo.graph import Graph, save_graphs
 from sparsetopo.metrics import (LAYER_KEYS, TOPOMETRIC_KEYS, context, graph_file_metrics, kernels, layer_metrics,
                                 normalised, ramanujan, structure, topometrics)
-from sparsetopo.metrics import topo
+from sparsetopo.metrics import tasks, topo
 from sparsetopo.metrics.motifs import motif_counts
 
 
@@ -423,6 +423,7 @@ def test_lanczos_spectra_tiny_gaps_match_dense(bipartite):
 def test_results_do_not_depend_on_threads_and_each_step_is_logged(caplog, monkeypatch):
     g = random_layered(4, sizes=(150, 200, 200, 100), p=0.05, skip_p=0.02, mutual=0.05)  # > 500 nodes: Lanczos
     monkeypatch.setattr(context, "LOG_MIN_EDGES", 0)
+    monkeypatch.setattr(tasks, "MIN_PARALLEL_WORK", 0)  # every block kernel cut into tasks, even on this graph
     threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -473,3 +474,37 @@ def test_row_sort_kernel_sorts_short_and_long_runs_and_moves_values_along():
         kernels._sort_pairs(idx, val, 5, 5 + m)
         assert np.array_equal(idx[5:5 + m], np.sort(before[5:5 + m])) and np.array_equal(val, idx * 10.0 + 0.5)
         assert np.array_equal(idx[:5], before[:5]) and np.array_equal(idx[5 + m:], before[5 + m:])
+
+
+def test_tasks_are_taken_as_threads_free_up_and_return_in_order():
+    """While one task blocks its thread, the other thread takes every remaining task (a static split would leave
+    some queued behind the blocked one: the blocked task would time out). Nested tasks run inline; block ranges
+    cover the blocks once, in order."""
+    import threading
+
+    done, release = [], threading.Event()
+
+    def blocked():
+        return release.wait(timeout=60)
+
+    def quick(i):
+        def run():
+            done.append(i)
+            if len(done) == 9:
+                release.set()
+            return i
+        return run
+
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        if numba.get_num_threads() < 2:
+            pytest.skip("one thread only")
+        assert tasks.run_tasks([blocked] + [quick(i) for i in range(1, 10)]) == [True] + list(range(1, 10))
+        assert tasks.run_tasks([lambda: tasks.run_tasks([lambda: 1, lambda: 2]), lambda: 3]) == [[1, 2], 3]
+    finally:
+        numba.set_num_threads(threads)
+    for work, count in ((0, 1), (tasks.MIN_PARALLEL_WORK, 2 * tasks.TASKS_PER_THREAD)):
+        ranges = tasks.block_ranges(work, threads=2)
+        assert len(ranges) == count and ranges[0][0] == 0 and ranges[-1][1] == tasks.BLOCKS
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))

@@ -8,8 +8,10 @@ its rows keep the order of the edge list unless sorted rows are asked for (no me
 
 Parallelism without thread-dependent results: row kernels split the rows into ``BLOCKS`` fixed blocks and
 combine partial sums in block order; edge-list kernels (degrees, CSR build) split the *rows* into up to
-``MAX_PARTS`` ranges, each range's thread scanning every edge and writing only its own rows, so every row
-receives its entries in edge order whatever the number of threads.
+``MAX_PARTS`` ranges, each range's task scanning every edge and writing only its own rows, so every row
+receives its entries in edge order whatever the number of threads. The kernels release the GIL and run as
+tasks that the job's threads take as they free up (``tasks.run_blocks``), not as a static split of numba's
+parallel loops, which stalls when another process takes a core.
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import get_num_threads, get_thread_id, njit, prange
+from numba import njit
 
-#: Fixed number of row blocks of the parallel kernels: partial sums are combined in block order, so results
-#: do not depend on the number of threads (``NUMBA_NUM_THREADS``, default: all cores).
-BLOCKS = 256
+from .tasks import BLOCKS, job_threads, run_blocks, run_tasks
 #: At most this many row ranges in the edge-list kernels (each range re-reads the edge list).
 MAX_PARTS = 4
 
@@ -60,78 +60,75 @@ def _blas_controller():
 
 
 def _parts() -> int:
-    return max(1, min(get_num_threads(), MAX_PARTS))
+    return max(1, min(job_threads(), MAX_PARTS))
 
 
-@njit(cache=True, parallel=True)
-def row_sums(indptr, data, squares=False):
-    """Σ of each row's stored values (or of their squares), float64: e.g. the strengths of a symmetric CSR."""
+def _by_parts(kernel, parts: int, n: int, *args) -> None:
+    """``kernel(lo, hi, *args)`` for the row ranges of ``parts`` parts of ``n`` rows, as tasks."""
+    run_tasks([lambda k=k: kernel(k * n // parts, (k + 1) * n // parts, *args) for k in range(parts)])
+
+
+@njit(cache=True, nogil=True)
+def _row_sums(b_lo, b_hi, indptr, data, squares, out):
     n = len(indptr) - 1
-    out = np.zeros(n)
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             s = 0.0
             for p in range(indptr[r], indptr[r + 1]):
                 v = np.float64(data[p])
                 s += v * v if squares else v
             out[r] = s
+
+
+def row_sums(indptr: np.ndarray, data: np.ndarray, squares: bool = False) -> np.ndarray:
+    """Σ of each row's stored values (or of their squares), float64: e.g. the strengths of a symmetric CSR."""
+    out = np.zeros(len(indptr) - 1)
+    run_blocks(_row_sums, indptr, data, bool(squares), out, work=len(data) + len(out))
     return out
 
 
-@njit(cache=True, parallel=True)
-def _row_counts(src, dst, n, symmetric, parts):
-    cnt = np.zeros(n + 1, dtype=np.int64)
-    for k in prange(parts):
-        lo = k * n // parts
-        hi = (k + 1) * n // parts
-        for e in range(len(src)):
-            s = np.int64(src[e])
-            d = np.int64(dst[e])
-            if s == d:
-                continue
-            if lo <= s < hi:
-                cnt[s + 1] += 1
-            if symmetric and lo <= d < hi:
-                cnt[d + 1] += 1
-    for i in range(n):
-        cnt[i + 1] += cnt[i]
-    return cnt
+@njit(cache=True, nogil=True)
+def _row_counts(lo, hi, src, dst, symmetric, cnt):
+    """cnt[r + 1] = entries of row r, for the rows lo <= r < hi (one scan of the edges)."""
+    for e in range(len(src)):
+        s = np.int64(src[e])
+        d = np.int64(dst[e])
+        if s == d:
+            continue
+        if lo <= s < hi:
+            cnt[s + 1] += 1
+        if symmetric and lo <= d < hi:
+            cnt[d + 1] += 1
 
 
-@njit(cache=True, parallel=True)
-def _scatter(src, dst, weight, indptr, indices, data, symmetric, with_data, parts):
+@njit(cache=True, nogil=True)
+def _scatter(lo, hi, src, dst, weight, indptr, indices, data, symmetric, with_data, pos):
+    """Entries of the rows lo <= r < hi in edge order (``pos``: the next free slot of each row)."""
+    for e in range(len(src)):
+        s = np.int64(src[e])
+        d = np.int64(dst[e])
+        if s == d:
+            continue
+        if lo <= s < hi:
+            p = pos[s]
+            indices[p] = d
+            if with_data:
+                data[p] = weight[e]
+            pos[s] = p + 1
+        if symmetric and lo <= d < hi:
+            p = pos[d]
+            indices[p] = s
+            if with_data:
+                data[p] = weight[e]
+            pos[d] = p + 1
+
+
+@njit(cache=True, nogil=True)
+def _repeats(b_lo, b_hi, indptr, indices, out, mark):
+    """Repeated columns within the rows of blocks b_lo..b_hi, per block (marker scan; ``mark``: N entries, -1
+    or a row of these blocks)."""
     n = len(indptr) - 1
-    pos = indptr[:-1].copy()
-    for k in prange(parts):
-        lo = k * n // parts
-        hi = (k + 1) * n // parts
-        for e in range(len(src)):
-            s = np.int64(src[e])
-            d = np.int64(dst[e])
-            if s == d:
-                continue
-            if lo <= s < hi:
-                p = pos[s]
-                indices[p] = d
-                if with_data:
-                    data[p] = weight[e]
-                pos[s] = p + 1
-            if symmetric and lo <= d < hi:
-                p = pos[d]
-                indices[p] = s
-                if with_data:
-                    data[p] = weight[e]
-                pos[d] = p + 1
-
-
-@njit(cache=True, parallel=True)
-def _repeats(indptr, indices, marks):
-    """Number of repeated columns within rows (marker scan; ``marks``: one row of N entries per thread)."""
-    n = len(indptr) - 1
-    marks[:] = -1
-    out = np.zeros(BLOCKS, dtype=np.int64)
-    for b in prange(BLOCKS):
-        mark = marks[get_thread_id()]
+    for b in range(b_lo, b_hi):
         k = 0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             for p in range(indptr[r], indptr[r + 1]):
@@ -141,7 +138,6 @@ def _repeats(indptr, indices, marks):
                 else:
                     mark[c] = r
         out[b] = k
-    return out.sum()
 
 
 @njit(cache=True)
@@ -186,12 +182,11 @@ def _sift_down(idx, val, lo, root, end):
         root = child
 
 
-@njit(cache=True, parallel=True)
-def _sort_rows(indptr, indices, data):
-    """Sort every row in place (in parallel over row blocks); returns the number of repeated columns."""
+@njit(cache=True, nogil=True)
+def _sort_rows(b_lo, b_hi, indptr, indices, data, repeats):
+    """Sort the rows of blocks b_lo..b_hi in place; each block's number of repeated columns in ``repeats``."""
     n = len(indptr) - 1
-    repeats = np.zeros(BLOCKS, dtype=np.int64)
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         k = 0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             lo, hi = indptr[r], indptr[r + 1]
@@ -203,7 +198,6 @@ def _sort_rows(indptr, indices, data):
                 if indices[p - 1] == indices[p]:
                     k += 1
         repeats[b] = k
-    return repeats.sum()
 
 
 @njit(cache=True)
@@ -238,20 +232,30 @@ def csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, sym
     depend on the number of threads."""
     parts = _parts()
     src, dst = unsigned_array(src), unsigned_array(dst)
-    indptr = _row_counts(src, dst, n, symmetric, parts)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    _by_parts(_row_counts, parts, n, src, dst, symmetric, indptr)
+    np.cumsum(indptr, out=indptr)
     nnz = int(indptr[-1])
     indices = np.empty(nnz, dtype=index_dtype(n))
     with_data = weight is not None
     data = np.empty(nnz if with_data else 0, dtype=np.float32)
     w = np.ascontiguousarray(weight, dtype=np.float32) if with_data else np.zeros(1, np.float32)
-    _scatter(src, dst, w, indptr, unsigned(indptr, indices)[1], data, symmetric, with_data, parts)
+    _by_parts(_scatter, parts, n, src, dst, w, indptr, unsigned(indptr, indices)[1], data, symmetric, with_data,
+              indptr[:-1].copy())
     if not canonical and not sort:
         return indptr, indices, (data if with_data else None)
     vals = data if with_data else np.zeros(0, np.float32)
-    if sort or (canonical and _repeats(*unsigned(indptr, indices), np.empty((get_num_threads(), n), index_dtype(n)))):
+    work = nnz + n
+    if not sort and canonical:
+        per_block = np.zeros(BLOCKS, dtype=np.int64)
+        run_blocks(_repeats, *unsigned(indptr, indices), per_block, work=work,
+                   scratch=lambda: (np.full(n, -1, dtype=index_dtype(n)),))
+    if sort or (canonical and per_block.sum()):
         if not with_data:
             vals = np.zeros(nnz, dtype=np.float32)
-        repeats = _sort_rows(indptr, indices, vals)
+        per_block = np.zeros(BLOCKS, dtype=np.int64)
+        run_blocks(_sort_rows, indptr, indices, vals, per_block, work=work)
+        repeats = int(per_block.sum())
         if canonical and repeats:
             nnz = _merge_repeats(indptr, indices, vals)
             indices = indices[:nnz].copy()
@@ -259,14 +263,10 @@ def csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, sym
     return indptr, indices, (vals if with_data else None)
 
 
-@njit(cache=True, parallel=True)
-def _hop_totals(indptr, indices, with_two, nthreads):
+@njit(cache=True, nogil=True)
+def _hop_totals(b_lo, b_hi, indptr, indices, with_two, ones, twos, mark):
     n = len(indptr) - 1
-    marks = np.full((nthreads, n), -1, dtype=np.int32)
-    ones = np.zeros(BLOCKS, dtype=np.int64)
-    twos = np.zeros(BLOCKS, dtype=np.int64)
-    for b in prange(BLOCKS):
-        mark = marks[get_thread_id()]
+    for b in range(b_lo, b_hi):
         one = 0
         two = 0
         for v in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
@@ -290,7 +290,6 @@ def _hop_totals(indptr, indices, with_two, nthreads):
             two += c
         ones[b] = one
         twos[b] = two
-    return ones.sum(), twos.sum()
 
 
 def hop_totals(indptr: np.ndarray, indices: np.ndarray, with_two: bool = True) -> tuple[int, int]:
@@ -301,27 +300,26 @@ def hop_totals(indptr: np.ndarray, indices: np.ndarray, with_two: bool = True) -
     per thread). This is the cost of any exact count of *distinct* 2-hop neighbours by enumeration, and it grows
     faster than E: at a fixed node count (a sparsity sweep of one architecture) the walks grow as E²/N, so the
     measured exponent of this step against E is about 1.7-2 while every other step is about 1."""
-    one, two = _hop_totals(*unsigned(indptr, indices), bool(with_two), get_num_threads())
-    return int(one), int(two)
+    n = len(indptr) - 1
+    ones, twos = np.zeros(BLOCKS, dtype=np.int64), np.zeros(BLOCKS, dtype=np.int64)
+    run_blocks(_hop_totals, *unsigned(indptr, indices), bool(with_two), ones, twos,
+               work=(len(indices) * (8 if with_two else 1) + n), scratch=lambda: (np.full(n, -1, dtype=np.int32),))
+    return int(ones.sum()), int(twos.sum())
 
 
-@njit(cache=True, parallel=True)
-def _degrees(src, dst, n, parts):
-    out = np.zeros(n, dtype=np.int64)
-    inn = np.zeros(n, dtype=np.int64)
-    for k in prange(parts):
-        lo = k * n // parts
-        hi = (k + 1) * n // parts
-        for e in range(len(src)):
-            s = np.int64(src[e])
-            d = np.int64(dst[e])
-            if lo <= s < hi:
-                out[s] += 1
-            if lo <= d < hi:
-                inn[d] += 1
-    return out, inn
+@njit(cache=True, nogil=True)
+def _degrees(lo, hi, src, dst, out, inn):
+    for e in range(len(src)):
+        s = np.int64(src[e])
+        d = np.int64(dst[e])
+        if lo <= s < hi:
+            out[s] += 1
+        if lo <= d < hi:
+            inn[d] += 1
 
 
 def degrees(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(out-degree, in-degree) of every node of an edge list, one pass (per row range)."""
-    return _degrees(unsigned_array(src), unsigned_array(dst), n, _parts())
+    out, inn = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    _by_parts(_degrees, _parts(), n, unsigned_array(src), unsigned_array(dst), out, inn)
+    return out, inn

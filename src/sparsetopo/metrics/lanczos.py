@@ -37,10 +37,11 @@ import time
 from typing import Callable
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.linalg import eigh_tridiagonal
 
 from .kernels import BLOCKS
+from .tasks import run_blocks
 
 log = logging.getLogger("sparsetopo.metrics")
 
@@ -66,14 +67,11 @@ def _ordered_sum(x):
     return total
 
 
-@njit(cache=True, parallel=True)
-def _recurrence(q, q_prev, w, alpha, beta):
-    """w <- (w − α q − β q_prev − c q) / β' with the local reorthogonalisation coefficient c = q·(w − α q − β
-    q_prev) and β' = ||w − α q − β q_prev − c q|| = sqrt(||·||² − c²) (q is a unit vector): two passes."""
+@njit(cache=True, nogil=True)
+def _recurrence_sums(b_lo, b_hi, q, q_prev, w, alpha, beta, dots, norms):
+    """w <- w − α q − β q_prev on the blocks b_lo..b_hi; each block's q·w and ||w||² in ``dots``, ``norms``."""
     n = len(q)
-    dots = np.zeros(BLOCKS)
-    norms = np.zeros(BLOCKS)
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         acc = 0.0
         nrm = 0.0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
@@ -83,25 +81,44 @@ def _recurrence(q, q_prev, w, alpha, beta):
             nrm += v * v
         dots[b] = acc
         norms[b] = nrm
-    c = _ordered_sum(dots)
-    beta_new = np.sqrt(max(_ordered_sum(norms) - c * c, 0.0))
-    inv = 1.0 / beta_new if beta_new > 0.0 else 0.0
-    for b in prange(BLOCKS):
+
+
+@njit(cache=True, nogil=True)
+def _recurrence_scale(b_lo, b_hi, q, w, c, inv):
+    """w <- (w − c q) · inv on the blocks b_lo..b_hi."""
+    n = len(q)
+    for b in range(b_lo, b_hi):
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             w[r] = (w[r] - c * q[r]) * inv
+
+
+def _recurrence(q: np.ndarray, q_prev: np.ndarray, w: np.ndarray, alpha: float, beta: float) -> tuple[float, float]:
+    """w <- (w − α q − β q_prev − c q) / β' with the local reorthogonalisation coefficient c = q·(w − α q − β
+    q_prev) and β' = ||w − α q − β q_prev − c q|| = sqrt(||·||² − c²) (q is a unit vector): two passes, each a
+    round of block tasks; returns (α + c, β')."""
+    dots, norms = np.zeros(BLOCKS), np.zeros(BLOCKS)
+    run_blocks(_recurrence_sums, q, q_prev, w, alpha, beta, dots, norms, work=4 * len(q))
+    c = _ordered_sum(dots)
+    beta_new = float(np.sqrt(max(_ordered_sum(norms) - c * c, 0.0)))
+    inv = 1.0 / beta_new if beta_new > 0.0 else 0.0
+    run_blocks(_recurrence_scale, q, w, c, inv, work=2 * len(q))
     return alpha + c, beta_new
 
 
-@njit(cache=True, parallel=True)
-def block_dot(q, w):
-    """q · w summed in block order (the same value for any number of threads)."""
+@njit(cache=True, nogil=True)
+def _block_dots(b_lo, b_hi, q, w, part):
     n = len(q)
-    part = np.zeros(BLOCKS)
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         acc = 0.0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             acc += q[r] * w[r]
         part[b] = acc
+
+
+def block_dot(q: np.ndarray, w: np.ndarray) -> float:
+    """q · w summed in block order (the same value for any number of threads)."""
+    part = np.zeros(BLOCKS)
+    run_blocks(_block_dots, q, w, part, work=2 * len(q))
     return _ordered_sum(part)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from .tasks import BLOCKS, run_blocks
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _has_edge(indptr, indices, a, b):
     """Whether a-b is an edge: a scan of the shorter of the two rows (rows need not be sorted)."""
     if indptr[a + 1] - indptr[a] > indptr[b + 1] - indptr[b]:
@@ -23,7 +25,7 @@ def _has_edge(indptr, indices, a, b):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pick_excluding(indptr, indices, row, exclude, r):
     """A uniform neighbour of ``row`` other than ``exclude`` (a neighbour; the row has >= 2 entries, no repeats)
     from one uniform r: position j < d - 1, and the last entry stands in for ``exclude``."""
@@ -34,7 +36,7 @@ def _pick_excluding(indptr, indices, row, exclude, r):
     return indices[start + d - 1] if x == exclude else x
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _score(indptr, indices, q0, q1, q2, q3, star):
     """1/τ of the subgraph induced by 4 nodes (τ = spanning trees), 0 if they are not distinct. ``star``: a
     3-star centred on q0 (edges q0-q1, q0-q2, q0-q3 exist), else a 3-path q0-q1-q2-q3. A connected 4-node
@@ -86,32 +88,32 @@ def _select(weights, targets):
     return out
 
 
-@njit(cache=True, parallel=True)
-def _sample_scores(indptr, indices, centres, star_r, rows, walk_r, walk_totals):
-    """Scores of the sampled 3-stars (centre + three uniform distinct neighbours, from star_r[:, 0:3]) and
-    3-walks u'-u-v-v' (row u given; v ∝ d_v − 1 from walk_r[:, 0], walk_totals[u] = Σ_{v∈N(u)} (d_v − 1);
-    u', v' uniform from walk_r[:, 1:3]). Samples come sorted by node, so that neighbouring samples share rows
-    in cache. Independent samples: parallel over samples, one score each (no shared sum)."""
+@njit(cache=True, nogil=True)
+def _score_blocks(b_lo, b_hi, indptr, indices, centres, star_r, rows, walk_r, walk_totals, out):
+    """Scores of the samples of blocks b_lo..b_hi of ``_sample_scores`` (sample s of the star samples, then the
+    walk samples: s in [b·S/BLOCKS, (b+1)·S/BLOCKS), S = their count)."""
     ns = len(centres)
-    out = np.empty(ns + len(rows), dtype=np.float64)
-    for s in prange(ns):
-        c = centres[s]
-        base = np.int64(indptr[c])
-        d = np.int64(indptr[c + 1]) - base
-        i1 = min(np.int64(star_r[s, 0] * d), d - 1)
-        i2 = min(np.int64(star_r[s, 1] * (d - 1)), d - 2)
-        if i2 >= i1:
-            i2 += 1
-        lo, hi = min(i1, i2), max(i1, i2)
-        i3 = min(np.int64(star_r[s, 2] * (d - 2)), d - 3)
-        if i3 >= lo:
-            i3 += 1
-        if i3 >= hi:
-            i3 += 1
-        out[s] = _score(indptr, indices, c, indices[base + i1], indices[base + i2], indices[base + i3], True)
-    for s in prange(len(rows)):
-        u = rows[s]
-        target = walk_r[s, 0] * walk_totals[u]
+    total = ns + len(rows)
+    for s in range(b_lo * total // BLOCKS, b_hi * total // BLOCKS):
+        if s < ns:
+            c = centres[s]
+            base = np.int64(indptr[c])
+            d = np.int64(indptr[c + 1]) - base
+            i1 = min(np.int64(star_r[s, 0] * d), d - 1)
+            i2 = min(np.int64(star_r[s, 1] * (d - 1)), d - 2)
+            if i2 >= i1:
+                i2 += 1
+            lo, hi = min(i1, i2), max(i1, i2)
+            i3 = min(np.int64(star_r[s, 2] * (d - 2)), d - 3)
+            if i3 >= lo:
+                i3 += 1
+            if i3 >= hi:
+                i3 += 1
+            out[s] = _score(indptr, indices, c, indices[base + i1], indices[base + i2], indices[base + i3], True)
+            continue
+        k = s - ns
+        u = rows[k]
+        target = walk_r[k, 0] * walk_totals[u]
         acc = 0.0
         v = indices[np.int64(indptr[u + 1]) - 1]
         for p in range(indptr[u], indptr[u + 1]):
@@ -121,9 +123,19 @@ def _sample_scores(indptr, indices, centres, star_r, rows, walk_r, walk_totals):
             if acc > target and dw > 1:
                 v = w
                 break
-        up = _pick_excluding(indptr, indices, u, v, walk_r[s, 1])
-        vp = _pick_excluding(indptr, indices, v, u, walk_r[s, 2])
-        out[ns + s] = _score(indptr, indices, up, u, v, vp, False)
+        up = _pick_excluding(indptr, indices, u, v, walk_r[k, 1])
+        vp = _pick_excluding(indptr, indices, v, u, walk_r[k, 2])
+        out[s] = _score(indptr, indices, up, u, v, vp, False)
+
+
+def _sample_scores(indptr, indices, centres, star_r, rows, walk_r, walk_totals) -> np.ndarray:
+    """Scores of the sampled 3-stars (centre + three uniform distinct neighbours, from star_r[:, 0:3]) and
+    3-walks u'-u-v-v' (row u given; v ∝ d_v − 1 from walk_r[:, 0], walk_totals[u] = Σ_{v∈N(u)} (d_v − 1);
+    u', v' uniform from walk_r[:, 1:3]). Samples come sorted by node, so that neighbouring samples share rows
+    in cache. Independent samples: tasks over chunks of samples, one score each (no shared sum)."""
+    out = np.empty(len(centres) + len(rows), dtype=np.float64)
+    run_blocks(_score_blocks, indptr, indices, centres, star_r, rows, walk_r, walk_totals, out,
+               work=64 * len(out))
     return out
 
 

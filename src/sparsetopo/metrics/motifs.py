@@ -26,11 +26,12 @@ estimator on large graphs).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .kernels import BLOCKS, unsigned
 from .motif_estimate import estimate_four
 from .structure import part_pairs
+from .tasks import run_blocks
 
 #: Assumed throughput (multiply-adds per second) that converts the time budget into a deterministic
 #: work limit for ``motifs4="auto"``. Kept at the value calibrated for the former sparse-product code so
@@ -142,29 +143,29 @@ def _pair_c2(indptr, indices, start):
     return total
 
 
-@njit(cache=True, parallel=True)
-def _neighbour_degrees(indptr, indices):
-    """Σ_{v∈N(u)} (d_v − 1) of every node (float64 of integers, exact)."""
+@njit(cache=True, nogil=True)
+def _neighbour_degrees_blocks(b_lo, b_hi, indptr, indices, out):
     n = len(indptr) - 1
-    out = np.zeros(n, dtype=np.float64)
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         for u in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             s = 0.0
             for p in range(indptr[u], indptr[u + 1]):
                 v = indices[p]
                 s += np.int64(indptr[v + 1]) - np.int64(indptr[v]) - 1
             out[u] = s
+
+
+def _neighbour_degrees(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Σ_{v∈N(u)} (d_v − 1) of every node (float64 of integers, exact)."""
+    out = np.zeros(len(indptr) - 1, dtype=np.float64)
+    run_blocks(_neighbour_degrees_blocks, indptr, indices, out, work=len(indices) + len(out))
     return out
 
 
-@njit(cache=True, parallel=True)
-def degree_sums(deg, nbr):
-    """(Σ_v C(d,2), Σ_v C(d,3), Σ_undirected edges (d_u−1)(d_v−1), per-row walk weights (d_u − 1)·nbr_u) from the
-    degrees and ``nbr`` = Σ_{v∈N(u)} (d_v − 1). Sums in block order (integers, exact in float64 below 2^53)."""
+@njit(cache=True, nogil=True)
+def _degree_sum_blocks(b_lo, b_hi, deg, nbr, part, row_w):
     n = len(deg)
-    part = np.zeros((BLOCKS, 3), dtype=np.float64)
-    row_w = np.zeros(n, dtype=np.float64)
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         c2 = 0.0
         c3 = 0.0
         paths = 0.0
@@ -178,13 +179,19 @@ def degree_sums(deg, nbr):
         part[b, 0] = c2
         part[b, 1] = c3
         part[b, 2] = paths
-    c2 = 0.0
-    c3 = 0.0
-    paths = 0.0
+
+
+def degree_sums(deg: np.ndarray, nbr: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    """(Σ_v C(d,2), Σ_v C(d,3), Σ_undirected edges (d_u−1)(d_v−1), per-row walk weights (d_u − 1)·nbr_u) from the
+    degrees and ``nbr`` = Σ_{v∈N(u)} (d_v − 1). Sums in block order (integers, exact in float64 below 2^53)."""
+    part = np.zeros((BLOCKS, 3), dtype=np.float64)
+    row_w = np.zeros(len(deg), dtype=np.float64)
+    run_blocks(_degree_sum_blocks, deg, nbr, part, row_w, work=len(deg))
+    c2 = c3 = paths = 0.0
     for b in range(BLOCKS):
-        c2 += part[b, 0]
-        c3 += part[b, 1]
-        paths += part[b, 2]
+        c2 += float(part[b, 0])
+        c3 += float(part[b, 1])
+        paths += float(part[b, 2])
     return c2, c3, paths / 2.0, row_w
 
 

@@ -8,13 +8,14 @@ single passes), with the arithmetic of separate passes, so every value is what a
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .kernels import BLOCKS, row_sums, unsigned
 from .lanczos import DENSE_EIG_MAX, LanczosRun, _ordered_sum, dense_values, spectral_values
+from .tasks import run_blocks
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _row_dot(indptr, indices, data, q, r):
     s = 0.0
     for p in range(indptr[r], indptr[r + 1]):
@@ -22,12 +23,12 @@ def _row_dot(indptr, indices, data, q, r):
     return s
 
 
-@njit(cache=True, parallel=True)
-def _apply(indptr, indices, data, diag, negate, q, w):
-    """w = M q for M = diag − A (negate=False) or M = A (negate=True); returns α = q·w, summed in block order."""
+@njit(cache=True, nogil=True)
+def _apply(b_lo, b_hi, indptr, indices, data, diag, negate, q, w, part):
+    """w = M q for M = diag − A (negate=False) or M = A (negate=True) on the rows of blocks b_lo..b_hi; each
+    block's share of α = q·w in ``part``."""
     n = len(indptr) - 1
-    part = np.zeros(BLOCKS)
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         acc = 0.0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             s = _row_dot(indptr, indices, data, q, r)
@@ -35,17 +36,14 @@ def _apply(indptr, indices, data, diag, negate, q, w):
             w[r] = y
             acc += q[r] * y
         part[b] = acc
-    return _ordered_sum(part)
 
 
-@njit(cache=True, parallel=True)
-def _apply_pair(indptr, indices, data, diag, q, w, ql, wl):
-    """w = A q and wl = (diag − A) ql in one pass over A (each row read once for both); returns both α, with
-    the arithmetic of two ``_apply`` calls."""
+@njit(cache=True, nogil=True)
+def _apply_pair(b_lo, b_hi, indptr, indices, data, diag, q, w, ql, wl, part, part_l):
+    """w = A q and wl = (diag − A) ql in one pass over A (each row read once for both), with the arithmetic of
+    two ``_apply`` calls; each block's shares of both α in ``part`` and ``part_l``."""
     n = len(indptr) - 1
-    part = np.zeros(BLOCKS)
-    part_l = np.zeros(BLOCKS)
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         acc = 0.0
         acc_l = 0.0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
@@ -63,16 +61,14 @@ def _apply_pair(indptr, indices, data, diag, q, w, ql, wl):
             acc_l += ql[r] * y
         part[b] = acc
         part_l[b] = acc_l
-    return _ordered_sum(part), _ordered_sum(part_l)
 
 
-@njit(cache=True, parallel=True)
-def _apply_squared(indptr, indices, data, colour, q, w, t, diag, ql, wl, pair):
-    """w = B Bᵀ q of a bipartite A = [[0, B], [Bᵀ, 0]] (rows with ``colour`` form B's rows; t = A q on the other
-    side, then w = A t on this side; vectors are zero off this side), and with ``pair`` also wl = (diag − A) ql
-    in the same two passes over A. Returns both α (the second 0 without ``pair``)."""
+@njit(cache=True, nogil=True)
+def _apply_other_side(b_lo, b_hi, indptr, indices, data, colour, q, t, diag, ql, wl, pair):
+    """First half of w = B Bᵀ q (``_apply_squared``): t = A q on the rows without ``colour``, and with ``pair``
+    wl = (diag − A) ql on those rows."""
     n = len(indptr) - 1
-    for b in prange(BLOCKS):
+    for b in range(b_lo, b_hi):
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
             if not colour[r]:
                 s = 0.0
@@ -86,9 +82,14 @@ def _apply_squared(indptr, indices, data, colour, q, w, t, diag, ql, wl, pair):
                 t[r] = s
                 if pair:
                     wl[r] = diag[r] * ql[r] - s_l
-    part = np.zeros(BLOCKS)
-    part_l = np.zeros(BLOCKS)
-    for b in prange(BLOCKS):
+
+
+@njit(cache=True, nogil=True)
+def _apply_this_side(b_lo, b_hi, indptr, indices, data, colour, q, w, t, diag, ql, wl, pair, part, part_l):
+    """Second half of ``_apply_squared``: w = A t on the rows with ``colour`` (0 elsewhere), and with ``pair``
+    wl on those rows; each block's shares of both α."""
+    n = len(indptr) - 1
+    for b in range(b_lo, b_hi):
         acc = 0.0
         acc_l = 0.0
         for r in range(b * n // BLOCKS, (b + 1) * n // BLOCKS):
@@ -109,21 +110,37 @@ def _apply_squared(indptr, indices, data, colour, q, w, t, diag, ql, wl, pair):
                 acc_l += ql[r] * wl[r]
         part[b] = acc
         part_l[b] = acc_l
+
+
+def _apply_squared(indptr, indices, data, colour, q, w, t, diag, ql, wl, pair):
+    """w = B Bᵀ q of a bipartite A = [[0, B], [Bᵀ, 0]] (rows with ``colour`` form B's rows; t = A q on the other
+    side, then w = A t on this side; vectors are zero off this side), and with ``pair`` also wl = (diag − A) ql
+    in the same two passes over A. Returns both α (the second 0 without ``pair``)."""
+    work = len(indices) + len(q)
+    run_blocks(_apply_other_side, indptr, indices, data, colour, q, t, diag, ql, wl, pair, work=work)
+    part, part_l = np.zeros(BLOCKS), np.zeros(BLOCKS)
+    run_blocks(_apply_this_side, indptr, indices, data, colour, q, w, t, diag, ql, wl, pair, part, part_l,
+               work=work)
     return _ordered_sum(part), _ordered_sum(part_l)
 
 
 def _products(indptr, indices, data, diag):
     """The ``step`` of ``lanczos.run_lanczos`` on a CSR: one compiled pass over A per step."""
     ip, ix = unsigned(indptr, indices)
+    work = len(indices) + len(diag)
 
     def step(adj: LanczosRun | None, lap: LanczosRun | None) -> tuple[float, float]:
         if adj is not None and adj.colour is not None:
             ql, wl = (lap.q, lap.w) if lap is not None else (adj.q, adj.w)
             return _apply_squared(ip, ix, data, adj.colour, adj.q, adj.w, adj.t, diag, ql, wl, lap is not None)
+        part = np.zeros(BLOCKS)
         if adj is not None and lap is not None:
-            return _apply_pair(ip, ix, data, diag, adj.q, adj.w, lap.q, lap.w)
+            part_l = np.zeros(BLOCKS)
+            run_blocks(_apply_pair, ip, ix, data, diag, adj.q, adj.w, lap.q, lap.w, part, part_l, work=work)
+            return _ordered_sum(part), _ordered_sum(part_l)
         one = adj if adj is not None else lap
-        alpha = _apply(ip, ix, data, diag, one is adj, one.q, one.w)
+        run_blocks(_apply, ip, ix, data, diag, one is adj, one.q, one.w, part, work=work)
+        alpha = _ordered_sum(part)
         return alpha, alpha
     return step
 

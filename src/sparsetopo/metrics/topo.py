@@ -18,11 +18,9 @@ motifs in ``motifs``; eigenvalues by Lanczos in ``spectral``.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from numba import get_num_threads
 
 from ..graph import Graph, load_graphs
 from . import kernels, structure
@@ -30,6 +28,7 @@ from .context import MetricContext, evaluate
 from .motifs import motif_counts
 from .registry import metric_names, normalised, register_metric
 from .spectral import spectral_metrics
+from .tasks import run_tasks
 
 #: Graphs with at least this many edges run the sequential structure kernels side by side in threads.
 SIDE_BY_SIDE_EDGES = 1_000_000
@@ -85,7 +84,7 @@ def _motifs(ctx: MetricContext) -> dict[str, float]:
 def _structure(ctx: MetricContext) -> dict[str, float]:
     """k_core, cut_edges, cut_nodes, components: three sequential kernels (bucket peeling, one depth-first
     search, union-find), run side by side in threads (they release the GIL) on graphs of at least
-    ``SIDE_BY_SIDE_EDGES`` edges when the job has two threads or more (``numba.get_num_threads``)."""
+    ``SIDE_BY_SIDE_EDGES`` edges when the job has two threads or more (``tasks.run_tasks``)."""
     n, nan = ctx.n, float("nan")
     indptr, indices, _ = ctx.sym
     g = ctx.graph
@@ -94,13 +93,8 @@ def _structure(ctx: MetricContext) -> dict[str, float]:
         "core": lambda: float(structure.core_numbers(indptr, indices).mean()) if n else nan,
         "components": lambda: structure.component_count(g.src, g.dst, n),
     }
-    workers = min(get_num_threads(), len(tasks)) if g.num_edges >= SIDE_BY_SIDE_EDGES else 1
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {name: pool.submit(fn) for name, fn in tasks.items()}
-            done = {name: f.result() for name, f in futures.items()}
-    else:
-        done = {name: fn() for name, fn in tasks.items()}
+    threads = None if g.num_edges >= SIDE_BY_SIDE_EDGES else 1
+    done = dict(zip(tasks, run_tasks(list(tasks.values()), threads)))
     (bridges, cut_nodes), count = done["cuts"], done["components"]
     return {"k_core": done["core"], "cut_edges": float(bridges), "cut_nodes": float(cut_nodes),
             "components": float(count), "mean_component_size": n / count if count else nan}
