@@ -11,6 +11,7 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+import scipy.stats
 
 from sparsetopo.analysis import claims, power, prediction
 from sparsetopo.analysis.claims import ClaimInputs
@@ -260,4 +261,7 @@ def test_power_projection_and_planned_clusters(tmp_path):
     assert projected.height == table.filter(pl.col("primary")).height
     row = projected.row(0, named=True)
     assert row["pilot_clusters"] == 6 and row["expected_half_width"] < row["pilot_half_width"]
+    t = scipy.stats.t.ppf  # the pilot's unclipped half-width, scaled by √(6/150) and the t quantiles of the blocks
+    assert row["expected_half_width"] == pytest.approx(
+        row["pilot_half_width"] * math.sqrt(6 / 150) * t(0.975, 19) / t(0.975, 5), rel=1e-12)
     assert row["decidable"] == (row["expected_half_width"] <= 0.03)

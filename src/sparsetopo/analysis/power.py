@@ -55,7 +55,8 @@ def read_pilot(folder: str | Path) -> ClaimInputs:
 
 def power_table(claims: pl.DataFrame, planned: int | None, target_half_width: float, max_blocks: int) -> (
         pl.DataFrame):
-    """One row per primary comparison with an interval: the pilot's clusters and half-width, the half-width
+    """One row per primary comparison with an interval: the pilot's clusters and half-width (t · se, before the
+    interval is clipped to the range of its quantity), the half-width
     expected at ``planned`` clusters, the clusters needed for ``target_half_width``, and whether the plan gets
     there."""
     rows = []
@@ -65,7 +66,9 @@ def power_table(claims: pl.DataFrame, planned: int | None, target_half_width: fl
                     else r["half_width"])
         needed = clusters_needed(r["se"], clusters, target_half_width, max_blocks)
         rows.append({"claim": r["claim"], "key": r["key"], "scope": r["scope"], "comparison": r["comparison"],
-                     "pilot_clusters": clusters, "pilot_half_width": r["half_width"],
+                     "pilot_clusters": clusters,
+                     # before clipping to the quantity's range, so that the projection scales it by √(C / C')
+                     "pilot_half_width": expected_half_width(r["se"], clusters, clusters, max_blocks),
                      "planned_clusters": planned or clusters, "expected_half_width": expected,
                      "target_half_width": target_half_width, "clusters_needed": needed,
                      "decidable": bool(expected is not None and math.isfinite(expected)
