@@ -196,9 +196,23 @@ def test_group_folds_hold_whole_groups_and_deal_many_groups_into_max_folds():
     assert len(folds) == 10 and (np.sum(folds, axis=0) == 1).all()  # every row tested exactly once
     for fold in folds:
         assert set(groups[fold]).isdisjoint(groups[~fold])  # a group never split between train and test
-    assert sorted(len(set(groups[f])) for f in folds) == [2] * 5 + [3] * 5
     assert len(learners.group_folds(groups[:9], 10, seed=0)) == 3  # few groups: one fold each
     assert [f.tolist() for f in learners.group_folds(groups, 10, 0)] == [f.tolist() for f in folds]  # seeded
+    assert [f.tolist() for f in learners.group_folds(groups, 10, 1)] != [f.tolist() for f in folds]
+
+
+def test_deleting_groups_leaves_every_other_group_in_its_fold():
+    """The jackknife deletes blocks of clusters and refits: the other clusters must keep their folds (a new random
+    partition per replicate adds noise that the jackknife multiplies by the number of blocks)."""
+    groups = np.repeat(np.arange(160), 2)
+
+    def partition(g):
+        return {frozenset(np.unique(g[f]).tolist()) for f in learners.group_folds(g, 10, seed=3)}
+
+    full = partition(groups)
+    kept = groups[~np.isin(groups, np.arange(0, 160, 20))]  # 8 clusters deleted
+    assert partition(kept) == {fold - set(range(0, 160, 20)) for fold in full} - {frozenset()}
+    assert 10 <= min(len(f) for f in full) and max(len(f) for f in full) <= 26  # 160 groups in 10 hashed folds
 
 
 # ----------------------------------------------------------------------------------------------- resampling

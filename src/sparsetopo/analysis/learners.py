@@ -12,8 +12,8 @@ fitted on what the fixed effects leave (Frisch–Waugh–Lovell):
 - ``mean``: the fixed effects alone (no feature at all).
 
 Folds. Outer and inner folds hold whole groups (clusters: seeds or pruners): each group is its own fold when
-there are at most ``max_folds`` of them (leave one group out), else the groups are dealt at random (seeded) into
-``max_folds`` folds (:func:`group_folds`). Inner folds: at most :data:`INNER_FOLDS` such folds over the training
+there are at most ``max_folds`` of them (leave one group out), else each group goes to the fold of a seeded hash of
+its label, at most ``max_folds`` folds (:func:`group_folds`: stable when other groups are deleted). Inner folds: at most :data:`INNER_FOLDS` such folds over the training
 groups when there are at least 3 of them, else 5 folds over the training rows (seeded). Missing values are imputed
 with training-fold medians, columns constant (or all missing) in the training fold are dropped, and test values
 are clipped to the training fold's range, both as measured and once the fixed effects are taken out (a metric
@@ -24,6 +24,7 @@ training range cannot drive a linear model to absurd predictions (the same rule 
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from typing import Any, Mapping
 
@@ -109,13 +110,21 @@ def ridge_path(z_train: np.ndarray, y_train: np.ndarray, z_test: np.ndarray,
 
 def group_folds(groups: np.ndarray, max_folds: int | None, seed: int) -> list[np.ndarray]:
     """Test masks of a grouped cross-validation: one fold per group when there are at most ``max_folds`` groups
-    (``None``: no limit), else the groups dealt into ``max_folds`` folds in a seeded random order."""
+    (``None``: no limit), else each group in the fold given by a seeded hash of its own label (empty folds
+    dropped). A group's fold never depends on which other groups are present, so deleting clusters (the jackknife
+    replicates) leaves every other cluster in its fold: a replicate differs from the full fit by the deleted data
+    only, not by a new random partition, whose noise the jackknife would multiply by the number of blocks."""
     levels, codes = np.unique(np.asarray(groups), return_inverse=True)
     if max_folds is None or len(levels) <= max_folds:
         return [codes == k for k in range(len(levels))]
-    fold_of_level = np.empty(len(levels), int)
-    fold_of_level[np.random.default_rng(seed).permutation(len(levels))] = np.arange(len(levels)) % max_folds
-    return [fold_of_level[codes] == k for k in range(max_folds)]
+    fold_of_level = np.array([_stable_hash(f"{seed}:{level}") % max_folds for level in levels])
+    folds = [fold_of_level[codes] == k for k in range(max_folds) if (fold_of_level == k).any()]
+    return folds if len(folds) > 1 else [codes == k for k in range(len(levels))]
+
+
+def _stable_hash(text: str) -> int:
+    """A 64-bit hash of ``text`` that is the same in every process (Python's ``hash`` of a str is salted)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
 def inner_folds(groups: np.ndarray, seed: int) -> list[np.ndarray]:
