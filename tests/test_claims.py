@@ -231,6 +231,16 @@ def test_changed_rules_are_reported_and_the_earlier_verdicts_kept(tmp_path):
     assert "only rules that have decided" in outs["page.rst"].read_text()
     again = once({})
     assert again["first_written"] == first["first_written"]  # same rules: the ledger is unchanged
+    assert not again["verdicts_changed"] and not again["earlier"]
+    first_csv = tmp_path / "prereg" / f"verdicts-{first['rules_digest'][:12]}.csv"
+    recorded = first_csv.read_text()
+    flipped = "supported" if ",inconclusive," in recorded.splitlines()[1] else "inconclusive"
+    first_csv.write_text(recorded.replace(recorded.splitlines()[1].split(",")[1], flipped, 1))  # T1 first differed
+    rerun = once({})  # same rules, other verdicts (as after a change of the analysis code)
+    assert rerun["verdicts_changed"] and rerun["earlier"][0]["same_rules"]
+    assert "First verdicts under the same rules" in outs["page.rst"].read_text()
+    assert "the analysis code or the data changed" in outs["page.rst"].read_text()
+    first_csv.write_text(recorded)
     changed = once({"min_delta_r2": 0.5})
     assert not changed["first_rules"] and changed["earlier"][0]["digest"] == first["rules_digest"]
     page = outs["page.rst"].read_text()

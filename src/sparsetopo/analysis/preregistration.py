@@ -71,14 +71,18 @@ def update_ledger(folder: str | Path, digest: str, sources: Sequence[Mapping[str
                        "sources": list(sources), "verdicts": verdicts.name})
         with atomic_path(ledger_path) as tmp:
             tmp.write_text(json.dumps(ledger, indent=2) + "\n")
-    current = next(entry for entry in ledger if entry["digest"] == digest)
-    earlier = [entry for entry in ledger if entry["digest"] != digest]
-    for entry in earlier:
+    for entry in ledger:
         path = folder / entry["verdicts"]
         entry["rows"] = pl.read_csv(path).to_dicts() if path.exists() else []
+    current = next(entry for entry in ledger if entry["digest"] == digest)
+    earlier = [entry for entry in ledger if entry["digest"] != digest]
+    now = {(r["claim"], r["verdict"]) for r in summary.select("claim", "verdict").iter_rows(named=True)}
+    changed = {(r["claim"], r["verdict"]) for r in current["rows"]} != now
+    if changed:  # same rules, other verdicts: the analysis code or the data changed since the rules first decided
+        earlier.insert(0, {**current, "same_rules": True})
     return {"rules_digest": digest, "sources": list(sources), "first_written": current["first_written"],
             "first_sources": current["sources"], "first_rules": ledger[0]["digest"] == digest,
-            "earlier": earlier}
+            "verdicts_changed": changed, "earlier": earlier}
 
 
 def preregistration_text(record: Mapping[str, Any]) -> list[str]:
@@ -90,10 +94,14 @@ def preregistration_text(record: Mapping[str, Any]) -> list[str]:
                  f"last committed in {source['commit'][:10]}" + (", modified since" if source.get("modified") else ""))
         lines.append(f"Decision rules: the ``claims`` section of ``{source['path']}`` (sha256 "
                      f"{str(source.get('sha256'))[:12]}…, {state}); rules digest {record['rules_digest'][:12]}.")
-    if record["first_rules"] and not record["earlier"]:
+    if record.get("verdicts_changed"):
+        lines.append(f"Under these same rules the verdicts differ from those first written ({record['first_written']}):"
+                     " the analysis code or the data changed since; the first verdicts follow.")
+    other = [entry for entry in record["earlier"] if not entry.get("same_rules")]
+    if record["first_rules"] and not other:
         lines.append("These are the only rules that have decided this study's verdicts.")
     else:
-        first = record["earlier"][0] if record["earlier"] else None
+        first = other[0] if other else None
         lines.append("The decision rules changed after this study's verdicts were first written"
                      + (f" (first rules {first['digest'][:12]}, kept with their verdicts in "
                         f"preregistration/{first['verdicts']})" if first else "") + "; the earlier verdicts follow.")
