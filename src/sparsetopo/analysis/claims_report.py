@@ -47,7 +47,7 @@ def power_text(row: Mapping[str, Any], target_half_width: float) -> str:
     if row.get("half_width") is None:
         return MISSING
     needed = row.get("clusters_needed")
-    need = f"≈ {needed}" if needed is not None else "more than any study here"
+    need = f"≈ {needed:,}" if needed is not None else "more than 100,000"
     return f"±{fmt(row['half_width'], 2)} with {row['groups']} clusters; ±{target_half_width:g} needs {need}"
 
 
@@ -135,7 +135,10 @@ def verdicts_rst(table: pl.DataFrame, study: str, rules: Mapping[str, Any] | Non
     if preregistration:
         lines += ["", "Pre-registration", "----------------", ""] + [f"{_rst_cell(t)}\n" for t in preregistration]
     for entry in earlier:
-        lines += ["", f"Earlier verdicts (rules {entry['digest'][:12]}, first written {entry['first_written']})", "",
+        title = (f"First verdicts under the same rules (first written {entry['first_written']})"
+                 if entry.get("same_rules") else
+                 f"Earlier verdicts (rules {entry['digest'][:12]}, first written {entry['first_written']})")
+        lines += ["", title, "",
                   ".. list-table::", "   :header-rows: 1", "   :widths: 10 20 70", "",
                   "   * - claim", "     - verdict", "     - note"]
         for v in entry.get("rows", []):
@@ -198,26 +201,34 @@ def _signed(value) -> str:
 
 def plain_summary(table: pl.DataFrame, alpha: float = 0.05, target_half_width: float = 0.03) -> str:
     """The verdicts in plain words, generated from a claims table (README's summaries are made by this function
-    from the committed claims tables, and a test checks that they agree): one line per claim with its verdict, why,
-    every primary comparison with its effect, interval, both models' R² and clusters, and its power."""
+    from the committed claims tables, and a test checks that they agree): one line per claim the study has data
+    for, with its verdict, why, every primary comparison with its effect, interval, both models' R² and clusters,
+    and its power; then one line naming the claims it has no data for."""
     summary = verdict_summary(table, alpha)
     power = power_by_claim(table)
-    lines = []
+    lines, absent = [], []
     for s in summary.iter_rows(named=True):
-        rows = table.filter((pl.col("claim") == s["claim"]) & pl.col("primary"))
-        parts = []
-        for r in rows.iter_rows(named=True):
-            if r["estimate"] is None:
-                continue
-            parts.append(f"{r['scope']}: {r['comparison']} {_signed(r['estimate'])} "
-                         f"{interval_text(r['ci_low'], r['ci_high'])}, {r['groups']} clusters, {r['verdict']}")
+        measured = table.filter((pl.col("claim") == s["claim"]) & pl.col("estimate").is_not_null())
+        rows = measured.filter(pl.col("primary"))
+        if measured.height == 0:
+            absent.append(s["claim"])
+            continue
+        parts = [f"{r['scope']}: {r['comparison']} {_signed(r['estimate'])} "
+                 f"{_signed_interval(r['ci_low'], r['ci_high'])}, {r['groups']} clusters, {r['verdict']}"
+                 for r in rows.iter_rows(named=True)]
         line = f"- **{s['claim']}** ({s['statement'].rstrip('.')}): *{s['verdict']}* — {s['note']}."
         if parts:
             line += " Primary: " + "; ".join(parts) + "."
         if s["claim"] in power:
             line += f" Power: {power_text(power[s['claim']], target_half_width)}."
         lines.append(line)
+    if absent:
+        lines.append(f"- Not part of this study (no data): {', '.join(absent)}.")
     return "\n".join(lines) + "\n"
+
+
+def _signed_interval(low, high) -> str:
+    return MISSING if interval_text(low, high) == MISSING else f"[{low:+.3f}, {high:+.3f}]"
 
 
 def read_claims_csv(path: str | os.PathLike) -> pl.DataFrame:
