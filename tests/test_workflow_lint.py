@@ -17,12 +17,25 @@ CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
 
 def test_every_shipped_config_is_checked():
     assert {c.name for c in CONFIGS} >= {"config.yaml", "paper.yaml", "paper-data.yaml", "test.yaml"}
+    overlay = ROOT / "config" / "topology-intervention-pilot.yaml"
+    assert config_files(overlay) == [ROOT / "config" / "topology-intervention.yaml", overlay]
+    assert config_files(ROOT / "config" / "paper-data.yaml") == [ROOT / "config" / "paper-data.yaml"]
+
+
+def config_files(config: Path) -> list[Path]:
+    """The files a shipped config is used with: itself, or, for an overlay such as ``<study>-pilot.yaml`` (no
+    ``datasets`` key of its own), its study's file first."""
+    bases = [c for c in CONFIGS if config.stem.startswith(c.stem + "-")]
+    if bases and "\ndatasets:" not in "\n" + config.read_text():
+        return [max(bases, key=lambda c: len(c.stem)), config]
+    return [config]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
 def test_lint_is_clean(config, tmp_path):
     proc = subprocess.run([*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--lint",
-                           "--configfile", str(config)], cwd=tmp_path, text=True, capture_output=True, timeout=600)
+                           "--configfile", *map(str, config_files(config))], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Congratulations, your workflow is in a good condition!" in out, out[-4000:]
 
