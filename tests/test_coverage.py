@@ -16,7 +16,6 @@ from threadpoolctl import threadpool_limits
 from sparsetopo.analysis.simulation import coverage
 
 
-
 def _lowest_credible(reps: int, share: float = 0.93) -> float:
     return share - 1.645 * math.sqrt(share * (1 - share) / reps)
 
