@@ -103,9 +103,18 @@ def test_set_threads_fixes_torch_and_numba_threads(monkeypatch):
     try:
         numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
         torch.set_num_threads(2)
+        env = os.environ["NUMBA_NUM_THREADS"]
         set_threads(1)
         assert (torch.get_num_threads(), numba.get_num_threads()) == (1, 1)
-        assert os.environ["NUMBA_NUM_THREADS"] == "1"  # for a process that starts numba later
+        assert os.environ["NUMBA_NUM_THREADS"] == env  # numba is running: its variable must not change any more
     finally:
         torch.set_num_threads(before[0])
         numba.set_num_threads(before[1])
+    import subprocess
+    import sys
+
+    fresh = subprocess.run([sys.executable, "-c", "import os, sys; from sparsetopo.stages.common import set_threads; "
+                            "set_threads(1); import numba; print(os.environ['NUMBA_NUM_THREADS'], "
+                            "numba.config.NUMBA_NUM_THREADS, 'numba' in sys.modules)"],
+                           capture_output=True, text=True, check=True, env={**os.environ, "NUMBA_NUM_THREADS": "2"})
+    assert fresh.stdout.split() == ["1", "1", "True"]  # a job that starts numba later starts it with its threads

@@ -335,9 +335,15 @@ def test_accuracy_figure_without_dense_baselines_has_no_empty_drop_row(monkeypat
 
     from sparsetopo import plots
 
+    import matplotlib.pyplot as plt
+
     panels = {}
-    monkeypatch.setattr(plots, "save_figure", lambda fig, png, pdf=None: panels.setdefault(
-        "rows", [round(ax.get_position().y0, 3) for ax in fig.axes if ax.get_ylabel()]))
+
+    def record(fig, png, pdf=None):  # the panels with a y label, then the figure closed as save_figure does
+        panels.setdefault("rows", [round(ax.get_position().y0, 3) for ax in fig.axes if ax.get_ylabel()])
+        plt.close(fig)
+
+    monkeypatch.setattr(plots, "save_figure", record)
     rows = [{"dataset": "mnist5k", "model": "conv6", "pruner": "random_topology", "sparsity": s, "seed": k,
              "accuracy": 0.9 - s + 0.01 * k, "failed": False, "relative_accuracy_drop": None}
             for s in (0.97, 0.98) for k in range(3)]
@@ -347,3 +353,4 @@ def test_accuracy_figure_without_dense_baselines_has_no_empty_drop_row(monkeypat
     with_dense.append({**rows[0], "pruner": "dense", "sparsity": 0.0, "relative_accuracy_drop": 0.0})
     plots.accuracy_vs_sparsity(pl.DataFrame(with_dense), tmp_path / "b.png")
     assert len(panels["rows"]) == 2  # accuracy and relative drop
+    assert plt.get_fignums() == []

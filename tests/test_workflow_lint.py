@@ -52,7 +52,7 @@ def test_every_rule_that_runs_code_names_environment_yml(tmp_path):
     """Under every shipped configuration (so every rule, conditional ones included): each rule that runs code has a
     conda environment, and it resolves, from the rule's own file as Snakemake reads it, to environment.yml."""
     seen = set()
-    for config, rules in rules_of(CONFIGS, tmp_path).items():
+    for config, rules in rules_of([",".join(map(str, config_files(c))) for c in CONFIGS], tmp_path).items():
         for name, rule in rules.items():
             if not rule["runs_code"]:
                 continue

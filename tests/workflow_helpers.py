@@ -43,7 +43,7 @@ found = {}
 for config in configs:
     with SnakemakeApi(OutputSettings()) as api:
         workflow = api.workflow(resource_settings=ResourceSettings(), snakefile=Path(snakefile), workdir=Path(workdir),
-                                config_settings=ConfigSettings(configfiles=[Path(config)]))._workflow
+                                config_settings=ConfigSettings(configfiles=[Path(c) for c in config.split(",")]))._workflow
         found[config] = {rule.name: {"conda": rule.conda_env, "snakefile": rule.snakefile, "runs_code": not rule.norun}
                          for rule in workflow.rules}
 print("RULES " + json.dumps(found, default=str))
@@ -52,7 +52,8 @@ print("RULES " + json.dumps(found, default=str))
 
 def rules_of(configs: list[Path], workdir: Path) -> dict[str, dict[str, dict]]:
     """{config: {rule: {"conda": as written, "snakefile": its file, "runs_code": bool}}} of the workflow loaded
-    with each configuration (rules defined under a condition appear for the configurations that enable them)."""
+    with each configuration (rules defined under a condition appear for the configurations that enable them); a
+    configuration given as "a.yaml,b.yaml" is file b merged over file a."""
     import json
 
     proc = subprocess.run([sys.executable, "-c", _RULES_PROGRAM, str(ROOT / "Snakefile"), str(workdir),

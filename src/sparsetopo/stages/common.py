@@ -19,8 +19,9 @@ def set_threads(threads: int | None) -> None:
 
     if threads:
         torch.set_num_threads(int(threads))
-        os.environ["NUMBA_NUM_THREADS"] = str(int(threads))  # read when numba starts its threads
-        if "numba" in sys.modules:
+        if "numba" not in sys.modules:
+            os.environ["NUMBA_NUM_THREADS"] = str(int(threads))  # read when numba starts its threads
+        else:  # numba may have started its threads: changing the variable now would make numba refuse to run
             import numba
 
             numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
