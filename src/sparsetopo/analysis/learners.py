@@ -13,8 +13,9 @@ fitted on what the fixed effects leave (Frisch–Waugh–Lovell):
 
 Folds. Outer and inner folds hold whole groups (clusters: seeds or pruners): each group is its own fold when
 there are at most ``max_folds`` of them (leave one group out), else each group goes to the fold of a seeded hash of
-its label, at most ``max_folds`` folds (:func:`group_folds`: stable when other groups are deleted). Inner folds: at most :data:`INNER_FOLDS` such folds over the training
-groups when there are at least 3 of them, else 5 folds over the training rows (seeded). Missing values are imputed
+its label, at most ``max_folds`` folds (:func:`group_folds`: stable when other groups are deleted). Inner folds: at
+most :data:`INNER_FOLDS` such folds over the training groups when there are at least 3 of them, else 5 folds over
+the training rows (seeded). Missing values are imputed
 with training-fold medians, columns constant (or all missing) in the training fold are dropped, and test values
 are clipped to the training fold's range, both as measured and once the fixed effects are taken out (a metric
 that barely varies inside a cell or pruner must not be extrapolated from its tiny within-cell spread), inside every
