@@ -137,6 +137,23 @@ def _prune(args, cfg: dict[str, Any], workdir: Path) -> tuple[Any, dict[str, Any
     return run, summary, pt
 
 
+def _run_model(args, cfg: dict[str, Any]):
+    """(run, model in eval mode) of the CLI's run arguments: pruned here at initialisation (``--weights`` absent or
+    ``init``), or loaded from a weights file."""
+    from .stages.common import build_initial_model, load_checkpoint
+    from .stages.run import Run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.weights in (None, "init"):
+            run, _, pt = _prune(args, cfg, Path(tmp))
+        else:
+            _check_names(args)
+            run, pt = Run(args.dataset, args.model, args.pruner, args.sparsity, args.seed), Path(args.weights)
+        model = build_initial_model(cfg, run)
+        load_checkpoint(pt, model)
+    return run, model.eval()
+
+
 def cmd_prune(args) -> int:
     cfg = _config(args.config)
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,24 +166,14 @@ def cmd_prune(args) -> int:
 def cmd_graph_summary(args) -> int:
     from .encodings import encode
     from .graph import save_graphs
-    from .stages.common import build_initial_model, dataset_info_for, load_checkpoint
+    from .stages.common import dataset_info_for
 
     cfg = _config(args.config)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.weights in (None, "init"):
-            run, _, pt = _prune(args, cfg, Path(tmp))
-        else:
-            from .stages.run import Run
-
-            _check_names(args)
-            run, pt = Run(args.dataset, args.model, args.pruner, args.sparsity, args.seed), Path(args.weights)
-        model = build_initial_model(cfg, run)
-        load_checkpoint(pt, model)
-        model.eval()
-        start = time.perf_counter()
-        graphs = encode(model, dataset_info_for(cfg, run.dataset).input_shape, args.encoding,
-                        identity_shortcuts=args.identity_shortcuts)
-        seconds = time.perf_counter() - start
+    run, model = _run_model(args, cfg)
+    start = time.perf_counter()
+    graphs = encode(model, dataset_info_for(cfg, run.dataset).input_shape, args.encoding,
+                    identity_shortcuts=args.identity_shortcuts)
+    seconds = time.perf_counter() - start
     if args.out:
         save_graphs(args.out, graphs, args.encoding, run=run.keys())
     if args.encoding == "multipartite":
@@ -234,22 +241,12 @@ def _network_metrics(args) -> dict[str, Any]:
 
     from .metrics import normalised
     from .metrics.implicit import network_topometrics
-    from .stages.common import build_initial_model, dataset_info_for, load_checkpoint
+    from .stages.common import dataset_info_for
 
     cfg = _config(args.config)
     mcfg = cfg.get("metrics", {}) or {}
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.weights in (None, "init"):
-            run, _, pt = _prune(args, cfg, Path(tmp))
-        else:
-            from .stages.run import Run
-
-            _check_names(args)
-            run, pt = Run(args.dataset, args.model, args.pruner, args.sparsity, args.seed), Path(args.weights)
-        model = build_initial_model(cfg, run)
-        load_checkpoint(pt, model)
-    model.eval()
+    run, model = _run_model(args, cfg)
     logging.getLogger("sparsetopo.metrics").info("%s pruned in %.1f s", run.path, time.perf_counter() - start)
     seed = int(mcfg.get("seed", 0)) if args.metrics_seed is None else args.metrics_seed
     values, info = network_topometrics(
