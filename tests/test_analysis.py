@@ -10,6 +10,7 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+import scipy.stats
 
 from sparsetopo.analysis import features, importance, learners, prediction, ranking, resampling
 from sparsetopo.analysis.catalogue import ANALYSES
@@ -149,6 +150,28 @@ def test_prepare_clips_test_values_to_the_training_range():
     np.testing.assert_allclose(zte[:, 0], [ztr.max(), ztr.min()])
 
 
+def test_normal_scores_rank_ties_and_place_test_values_among_the_training_values():
+    train = np.array([[1.0, 5.0], [2.0, 5.0], [2.0, 7.0], [10.0, 1.0]])
+    test = np.array([[2.0, 6.0], [0.0, 100.0], [1.5, 5.0]])
+    z_train, z_test = learners.normal_scores(train, test)
+    rank = scipy.stats.norm.cdf  # back to rank / (n + 1), n = 4
+    np.testing.assert_allclose(rank(z_train) * 5, [[1, 2.5], [2.5, 2.5], [2.5, 4], [4, 1]], rtol=1e-12)
+    # a training value's own (average) rank; between neighbours halfway; beyond the ends 0.5 and n + 0.5
+    np.testing.assert_allclose(rank(z_test) * 5, [[2.5, 3.5], [0.5, 4.5], [1.5, 2.5]], rtol=1e-12)
+
+
+def test_predictions_stay_inside_the_range_of_the_training_targets():
+    """Each feature of the test rows inside its training range, but both at their ends together, where no training
+    run was: the additive fit lies beyond every training target there and is clipped to the targets' range."""
+    rng = np.random.default_rng(8)
+    x = rng.uniform(size=(60, 2))
+    y = x.sum(axis=1)
+    x_test = np.array([x.max(axis=0), x.min(axis=0)])
+    assert y.max() < x_test[0].sum() - 0.05 and y.min() > x_test[1].sum() + 0.05
+    pred = learners.fit_predict("ridge", x, y, x_test, np.arange(60) % 8)
+    np.testing.assert_allclose(pred, [y.max(), y.min()], rtol=1e-12)
+
+
 def test_fixed_effects_are_exact_cell_means_and_never_penalised():
     """Cell indicators alone predict the training cell means; with features, the ridge equals the closed form of
     min ||y − Fβ − Zγ||² + α||γ||² with F (the cells) unpenalised (Frisch–Waugh–Lovell)."""
@@ -161,16 +184,20 @@ def test_fixed_effects_are_exact_cell_means_and_never_penalised():
     fit_train, fit_test = learners.FixedEffects(f, f[:3], 30, 3).fit(y)
     np.testing.assert_allclose(fit_test, means[:3], rtol=1e-12)
     np.testing.assert_allclose(learners.fit_predict("mean", x, y, x[:3], np.arange(30) % 5, 0, f, f[:3]), means[:3])
-    # FWL: residualise x on the cells, standardise, ridge on the residual target
-    xr = x - np.array([x[cell == c].mean(axis=0) for c in range(3)])[cell]
-    z = (xr - xr.mean(0)) / xr.std(0)
-    alpha = 1.0
-    gamma = np.linalg.solve(z.T @ z + alpha * np.eye(2), z.T @ (y - means[cell]))
+    # normal scores of the training ranks (no ties here: rank = order + 1; a test value ranks after the training
+    # values below it, + 0.5), then FWL: residualise on the cells, standardise, ridge on the residual target
     x_test = rng.normal(size=(4, 2))
     cell_test = np.array([0, 1, 2, 0])
-    z_test = ((np.clip(x_test, x.min(0), x.max(0)) - np.array([x[cell == c].mean(0) for c in range(3)])[cell_test])
-              - xr.mean(0)) / xr.std(0)
-    expected = means[cell_test] + z_test @ gamma
+    q = scipy.stats.norm.ppf
+    s = q((x.argsort(0).argsort(0) + 1) / 31)
+    s_test = q(((x[None, :, :] < x_test[:, None, :]).sum(axis=1) + 0.5) / 31)
+    sr = s - np.array([s[cell == c].mean(axis=0) for c in range(3)])[cell]
+    z = (sr - sr.mean(0)) / sr.std(0)
+    alpha = 1.0
+    gamma = np.linalg.solve(z.T @ z + alpha * np.eye(2), z.T @ (y - means[cell]))
+    z_test = ((s_test - np.array([s[cell == c].mean(0) for c in range(3)])[cell_test]) - sr.mean(0)) / sr.std(0)
+    z_test = np.clip(z_test, z.min(0), z.max(0))
+    expected = np.clip(means[cell_test] + z_test @ gamma, y.min(), y.max())
     got = learners._candidates("ridge", x, y, x_test, f, np.eye(3)[cell_test], 0)
     alpha_index = int(np.flatnonzero(np.isclose(learners.RIDGE_ALPHAS, alpha))[0])
     np.testing.assert_allclose(got[:, alpha_index], expected, rtol=1e-9)
@@ -224,6 +251,24 @@ def test_r2_within_cells_by_hand():
     assert resampling.r2_within(y, pred, cells) == pytest.approx(1 - 2.5 / sst)
     np.testing.assert_allclose(resampling.cell_deviations(y, cells), [1, 0, 1, 4, 0, 4])
     assert resampling.r2_within(y, np.array([2.0, 2, 2, 12, 12, 12]), cells) == 0.0  # the cell means score 0
+
+
+def test_heavy_tailed_replicates_lower_the_degrees_of_freedom():
+    """ν = 1 / (1/(K − 1) + κ/(2K)) with κ the bias-corrected sample excess kurtosis (G2), by hand: one deletion
+    that moves the statistic far more than the others (a few-large pattern) makes the interval wider than t(K − 1)."""
+    reps = np.array([0.0] * 9 + [1.0])
+    k, d = 10, reps - reps.mean()
+    m2, m4 = (d**2).mean(), (d**4).mean()
+    g2 = (k - 1) / ((k - 2) * (k - 3)) * ((k + 1) * m4 / m2**2 - 3 * (k - 1))  # = 10 here
+    assert g2 == pytest.approx(10.0)
+    nu = 1 / (1 / (k - 1) + g2 / (2 * k))
+    out = resampling.jackknife_interval(0.1, reps)
+    assert out["df"] == pytest.approx(nu) and nu < 2
+    from scipy.stats import t
+
+    assert out["ci_high"] - 0.1 == pytest.approx(t.ppf(0.975, nu) * out["se"])
+    # light tails (negative excess kurtosis) keep K − 1
+    assert resampling.jackknife_df(np.linspace(0, 1, 10)) == 9
 
 
 def test_jackknife_interval_by_hand_and_clipped_to_the_range():
