@@ -4,6 +4,7 @@ topologies of different seeds, and the early-bird tickets."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -12,6 +13,7 @@ from scipy import stats as sps
 
 from .claims import (INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, ClaimInputs, absent, interval_row,
                      register_claim, row)
+from .resampling import jackknife_interval
 
 LIU = "Liu et al. 2020 (Topological Insights)"
 YOU = "You et al. 2022 (Spline Insights)"
@@ -46,11 +48,9 @@ def seed_jackknife(values: np.ndarray, seed_a: np.ndarray, seed_b: np.ndarray) -
                            "groups": len(seeds)}
     if len(seeds) >= 3:
         loo = np.array([values[(seed_a != s) & (seed_b != s)].mean() for s in seeds])
-        k = len(seeds)
-        se = float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))
-        half = float(sps.t.ppf(0.975, k - 1) * se)
-        out.update(ci_low=max(out["estimate"] - half, 0.0), ci_high=out["estimate"] + half,
-                   se=se if se > 0 else None, df=float(k - 1))
+        ci = jackknife_interval(out["estimate"], loo, lower=0.0)
+        if math.isfinite(ci["se"]):
+            out.update(ci_low=ci["ci_low"], ci_high=ci["ci_high"], se=ci["se"], df=ci["df"])
     return out
 
 

@@ -12,9 +12,10 @@ simulation (docs/statistics.md). The interval here redoes the whole cross-valida
 deleted (:func:`deletion_blocks`; one cluster per block up to ``max_blocks`` clusters, else the clusters dealt
 into ``max_blocks`` blocks), and takes the jackknife standard error of the statistic over those refits:
 
-    se² = (K − 1)/K · Σ_k (θ_(k) − θ̄)²,   interval θ ± t(0.975, K − 1) · se,
+    se² = (K − 1)/K · Σ_k (θ_(k) − θ̄)²,   interval θ ± t(0.975, ν) · se,
 
-with K deletion blocks. The jackknife variance is biased upwards (Efron–Stein), which is what few clusters need.
+with K deletion blocks and ν = K − 1 lowered by the replicates' excess kurtosis (:func:`jackknife_df`). The
+jackknife variance is biased upwards (Efron–Stein), which is what few clusters need.
 Intervals are clipped to the range of their quantity (R² ≤ 1, MAE ≥ 0, a correlation in [−1, 1]).
 :func:`sparsetopo.analysis.simulation.coverage_table` measures the coverage; docs/statistics.md has its table.
 """
@@ -74,9 +75,23 @@ def jackknife_interval(estimate: float, replicates: np.ndarray, level: float = 0
     se = float(np.sqrt((k - 1) / k * ((reps - reps.mean()) ** 2).sum()))
     if not se > 0:
         return nan
-    half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * se
+    df = jackknife_df(reps)
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
     return {"ci_low": max(estimate - half, lower), "ci_high": min(estimate + half, upper), "se": se,
-            "df": float(k - 1), "p_value": float(2 * stats.t.sf(abs(estimate) / se, k - 1))}
+            "df": df, "p_value": float(2 * stats.t.sf(abs(estimate) / se, df))}
+
+
+def jackknife_df(replicates: np.ndarray) -> float:
+    """Degrees of freedom of the jackknife t interval: K − 1 for K replicates, lowered when the replicates are
+    heavy-tailed. The variance estimate of K values with excess kurtosis κ varies as 2/(K − 1) + κ/K (in units of
+    its square); matching a scaled χ² gives ν = 1 / (1/(K − 1) + κ/(2K)), with κ the bias-corrected sample excess
+    kurtosis of the replicates (0 when negative, or with fewer than 4 replicates). A few clusters that move the
+    statistic much more than the others (a heavy-tailed or few-large pattern) make the plain K − 1 too many: at 30
+    clusters the interval then covered 89.7–91.9% (docs/statistics.md)."""
+    reps = np.asarray(replicates, float)
+    k = len(reps)
+    kappa = float(stats.kurtosis(reps, fisher=True, bias=False)) if k >= 4 and np.ptp(reps) > 0 else 0.0
+    return float(1.0 / (1.0 / (k - 1) + max(kappa, 0.0) / (2 * k)))
 
 
 def jackknife_mean(values: np.ndarray, clusters: Sequence, level: float = 0.95, lower: float = -math.inf,
