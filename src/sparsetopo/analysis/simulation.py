@@ -86,27 +86,32 @@ COMPARED = (("cell", "multipartite"), ("cell", NONE))  # T1's pooled comparison:
 
 
 def truth(clusters_trained: int, scenario: str, seed: int, draws: int = 200, test_clusters: int = 2000,
-          **shape: Any) -> float:
+          test_sets: int = 8, **shape: Any) -> float:
     """Expected ΔR² within cells of cell means + topology over cell means, both trained on ``clusters_trained``
-    clusters and scored on new ones: Σ ΔSSE / Σ SST over ``draws`` independent training sets and one large test
-    set."""
+    clusters and scored on new ones: Σ ΔSSE / Σ SST over ``draws`` independent training sets, each scored on one of
+    ``test_sets`` large independent test sets in turn (with heavy-tailed cluster effects one test set alone moves
+    the truth by about 0.03 at 144 training clusters)."""
     rng = np.random.default_rng(seed)
-    test_tables = simulated_tables(test_clusters, scenario, rng, **shape)
-    test = {spec: _fit_inputs(test_tables, spec) for spec in COMPARED}
-    y_test = test[COMPARED[0]][0]["y"].to_numpy()
-    sst = cell_deviations(y_test, F.cell_labels(test[COMPARED[0]][0])).sum()
-    gain = 0.0
-    for _ in range(draws):
+    tests = []
+    for _ in range(test_sets):
+        test_tables = simulated_tables(test_clusters, scenario, rng, **shape)
+        fitted = {spec: _fit_inputs(test_tables, spec) for spec in COMPARED}
+        y_test = fitted[COMPARED[0]][0]["y"].to_numpy()
+        tests.append((fitted, y_test, cell_deviations(y_test, F.cell_labels(fitted[COMPARED[0]][0])).sum()))
+    gain = sst = 0.0
+    for draw in range(draws):
+        fitted, y_test, test_sst = tests[draw % test_sets]
         train_tables = simulated_tables(clusters_trained, scenario, rng, **shape)
         sse = []
         for spec in COMPARED:
             base, fixed, x = _fit_inputs(train_tables, spec)
-            _, fixed_test, x_test = test[spec]
+            _, fixed_test, x_test = fitted[spec]
             pred = fit_predict("ridge", x, base["y"].to_numpy(), x_test, base["pruner"].to_numpy(), 0, fixed,
                                fixed_test)
             sse.append(((y_test - pred) ** 2).sum())
         gain += sse[1] - sse[0]
-    return float(gain / (draws * sst))
+        sst += test_sst
+    return float(gain / sst)
 
 
 def analysis_options(max_folds: int = 10, jackknife_blocks: int = 20, seed: int = 0) -> dict[str, Any]:
