@@ -11,8 +11,9 @@ CORES     ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_WORKERS ?= $(CORES)
 STAMP     := $(VENV)/.installed
 CONFIG    ?= config/config.yaml
-# the study named in CONFIG (outputs in results/<study>/); STUDY=name overrides it
-STUDY     ?= $(or $(shell sed -n 's/^study:[[:space:]]*\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG) 2>/dev/null),default)
+# the study named in CONFIG (outputs in results/<study>/; with several files, as Snakemake merges them, the last
+# one that names a study); STUDY=name overrides it
+STUDY     ?= $(or $(shell sed -n 's/^study:[[:space:]]*\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG) 2>/dev/null | tail -n 1),default)
 LOCK      := requirements.lock
 TEST_LOCK := requirements-test.lock
 ENV_FILE  := environment.yml

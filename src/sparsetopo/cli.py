@@ -318,14 +318,14 @@ def cmd_power(args) -> int:
     from . import config
     from .analysis.power import study_power
 
-    cfg = config.validate_config(yaml.safe_load(Path(args.config).read_text()), config.SCHEMA_PATH,
-                                 base_dir=Path.cwd())
+    raw = config.merge_configs(*(yaml.safe_load(Path(path).read_text()) for path in args.config))
+    cfg = config.validate_config(raw, config.SCHEMA_PATH, base_dir=Path.cwd())
     pilot = Path(args.pilot or f"results/{cfg['study']}/tables")
     table = study_power(cfg, pilot)
     if args.json:
         print(json.dumps(table.to_dicts(), indent=2))
         return 0
-    print(f"{args.config}: power of the primary comparisons, projected from the pilot {pilot}")
+    print(f"{' + '.join(args.config)}: power of the primary comparisons, projected from the pilot {pilot}")
     for r in table.iter_rows(named=True):
         need = r["clusters_needed"] if r["clusters_needed"] is not None else "more than 100,000"
         print(f"  {r['claim']} {r['key']}: pilot ±{r['pilot_half_width']:.3f} with {r['pilot_clusters']} clusters; "
@@ -407,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("power", help="expected half-width of each primary comparison of a study, and the "
                                      "independent clusters it needs, projected from a pilot run")
-    p.add_argument("config", help="the study's configuration (YAML)")
+    p.add_argument("config", nargs="+", help="the study's configuration (YAML; several files are merged as "
+                                             "Snakemake merges --configfile, later over earlier)")
     p.add_argument("--pilot", help="tables folder of a pilot run of the same design, or the released tables' "
                                    "(default: results/<study>/tables of an earlier run of this study)")
     p.add_argument("--json", action="store_true", help="print JSON")

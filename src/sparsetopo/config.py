@@ -181,6 +181,19 @@ def _check_nnstd(cfg: dict[str, Any], base_dir: str | Path) -> None:
                           f"snapshots {available}; choose among them or set it to null (all)")
 
 
+def merge_configs(*configs: Mapping[str, Any]) -> dict[str, Any]:
+    """Configurations merged as Snakemake merges several ``--configfile``: a later file's keys override the
+    earlier ones', nested mappings merged key by key."""
+    merged: dict[str, Any] = {}
+    for cfg in configs:
+        for key, value in (cfg or {}).items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                merged[key] = merge_configs(merged[key], value)
+            else:
+                merged[key] = value
+    return merged
+
+
 def validate_config(config: Mapping[str, Any], schema_path: str | Path, base_dir: str | Path = ".") -> dict[str, Any]:
     """Return the config with defaults filled in, or raise one ConfigError naming the key, value and the fix."""
     import jsonschema
