@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from procstat import reset_peak, status
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"resnet20": ((3, 32, 32), 10), "conv6": ((3, 32, 32), 10), "resnet50": ((3, 224, 224), 1000),
@@ -51,22 +52,6 @@ SIZES = (96, 128, 160, 192, 224)
 EXACTNESS = (("resnet18", "erk", 0.99, 32), ("resnet50", "er", 0.995, 32), ("mobilenet_v2", "uniform", 0.99, 32),
              ("resnet50", "uniform", 0.99, 224))
 SPECTRAL = ("spectral_gap", "spectral_gap_paper", "spectral_radius")
-
-
-def _status(key: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024.0
-    return float("nan")
-
-
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
 
 
 def load() -> str:
@@ -123,20 +108,20 @@ def child(args) -> dict:
 
         def step(label, thunk):
             gc.collect()
-            _reset_peak()
-            base = _status("VmRSS")
+            reset_peak()
+            base = status("VmRSS")
             t0, c0 = time.perf_counter(), time.process_time()
             out = thunk()
             steps.append({"step": label, "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-                          "peak_rise_gb": max(_status("VmHWM") - base, 0.0) / 2**30})
+                          "peak_rise_gb": max(status("VmHWM") - base, 0.0) / 2**30})
             return out
 
         gc.collect()
-        _reset_peak()
+        reset_peak()
         t0, c0 = time.perf_counter(), time.process_time()
         values, nodes, raw = run(step)
         return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-                "peak_gb": _status("VmHWM") / 2**30, "steps": steps, "values": values, "nodes": nodes,
+                "peak_gb": status("VmHWM") / 2**30, "steps": steps, "values": values, "nodes": nodes,
                 "raw_edges": raw, "edges": int(values["edges"]), "load": load()}
 
     def implicit(step):

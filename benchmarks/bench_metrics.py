@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from procstat import reset_peak, status
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"resnet20": ((3, 32, 32), 10), "resnet32": ((3, 32, 32), 10), "conv6": ((3, 32, 32), 10),
@@ -45,28 +46,11 @@ SHAPES = {"resnet20": ((3, 32, 32), 10), "resnet32": ((3, 32, 32), 10), "conv6":
           "resnet18": ((3, 224, 224), 1000), "mobilenet_v2": ((3, 224, 224), 1000)}
 
 
-def _status(key: str) -> float:
-    """A /proc/self/status field in bytes."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024.0
-    return float("nan")
-
-
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 _PEAK = [0.0]  # the largest VmHWM seen before any reset: the process's absolute peak RSS
 
 
 def _note_peak() -> None:
-    _PEAK[0] = max(_PEAK[0], _status("VmHWM"))
+    _PEAK[0] = max(_PEAK[0], status("VmHWM"))
 
 
 def process_peak() -> float:
@@ -89,12 +73,12 @@ def measure(fn, collect: bool = True):
     if collect:
         gc.collect()
     _note_peak()
-    _reset_peak()
-    base = _status("VmRSS")
+    reset_peak()
+    base = status("VmRSS")
     t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    hwm = _status("VmHWM")
+    hwm = status("VmHWM")
     _PEAK[0] = max(_PEAK[0], hwm)
     return out, wall, cpu, max(hwm - base, 0.0)
 
@@ -175,14 +159,14 @@ def bench_steps(graph, seed: int = 0) -> tuple[list[tuple[str, float, float, flo
         gc.collect()
         gc_wall[0] += time.perf_counter() - t0
         out, wall, cpu, mem = measure(thunk, collect=False)
-        top[0] = max(top[0], _status("VmHWM"))
+        top[0] = max(top[0], status("VmHWM"))
         rows.append((label, wall, cpu, mem))
         return out
 
     gc.collect()
     _note_peak()
-    _reset_peak()
-    base = _status("VmRSS")
+    reset_peak()
+    base = status("VmRSS")
     t0 = time.perf_counter()
     result = evaluate(graph, "multipartite", seed, step=step)
     call = time.perf_counter() - t0

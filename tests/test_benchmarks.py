@@ -18,6 +18,8 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _load(name: str):
+    if str(BENCH) not in sys.path:  # a script imports its sibling helpers (procstat) as it does when run directly
+        sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCH / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -116,4 +118,4 @@ def test_mem_available_reads_meminfo(bench_metrics):
     with open("/proc/meminfo") as fh:
         kib = {line.split(":")[0]: int(line.split()[1]) for line in fh}
     assert abs(bench_metrics.mem_available() / 1024 - kib["MemAvailable"]) < 0.05 * kib["MemTotal"]
-    assert bench_metrics.process_peak() >= bench_metrics._status("VmRSS") > 0
+    assert bench_metrics.process_peak() >= bench_metrics.status("VmRSS") > 0
