@@ -35,7 +35,7 @@ import warnings
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 GBT_GRID = ({"max_depth": 2}, {"max_depth": 3})
@@ -66,16 +66,17 @@ def normal_scores(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.n
     """Each column as standard-normal quantiles of its rank among the training values, Φ⁻¹(rank / (n + 1)) with
     ties at their average rank; a test value takes the rank its position among the training values gives it (a
     training value's own rank, halfway between neighbours otherwise, 0.5 below the minimum, n + 0.5 above the
-    maximum), so no test row informs the scale."""
+    maximum), so no test row informs the scale. Both are (#below + #at-or-below + 1) / 2 among the sorted training
+    values: for a training value that is its average rank."""
     n = len(train)
     if n == 0 or train.shape[1] == 0:
         return train, test
-    z_train = stats.norm.ppf(stats.rankdata(train, axis=0) / (n + 1))
-    z_test = np.empty(test.shape)
-    for j, column in enumerate(np.sort(train, axis=0).T):  # one search per feature, vectorised over rows
-        low, high = np.searchsorted(column, test[:, j], "left"), np.searchsorted(column, test[:, j], "right")
-        z_test[:, j] = stats.norm.ppf((low + high + 1) / (2 * (n + 1)))
-    return z_train, z_test
+    z_train, z_test = np.empty(train.shape), np.empty(test.shape)
+    for j, column in enumerate(np.sort(train, axis=0).T):  # one sort per feature, vectorised over rows
+        for values, out in ((train[:, j], z_train), (test[:, j], z_test)):
+            below, at_or_below = np.searchsorted(column, values, "left"), np.searchsorted(column, values, "right")
+            out[:, j] = (below + at_or_below + 1) / (2.0 * (n + 1))
+    return special.ndtri(z_train), special.ndtri(z_test)
 
 
 def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
