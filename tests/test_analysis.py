@@ -266,7 +266,7 @@ def test_heavy_tailed_replicates_lower_the_degrees_of_freedom():
     assert out["df"] == pytest.approx(nu) and nu < 2
     from scipy.stats import t
 
-    assert out["ci_high"] - 0.1 == pytest.approx(t.ppf(0.975, nu) * out["se"])
+    assert out["ci_high"] - 0.1 == pytest.approx(t.ppf(0.9875, nu) * out["se"])  # calibrated: α/2 spent
     # light tails (negative excess kurtosis) keep K − 1
     assert resampling.jackknife_df(np.linspace(0, 1, 10)) == 9
 
@@ -278,7 +278,11 @@ def test_jackknife_interval_by_hand_and_clipped_to_the_range():
     from scipy.stats import t
 
     assert out["se"] == pytest.approx(se) and out["df"] == 3
-    assert out["ci_low"] == pytest.approx(0.25 - t.ppf(0.975, 3) * se)
+    # the calibrated quantile: a 95% interval spends half of its 5% (ALPHA_CALIBRATION), t(0.9875, 3) = 4.1765
+    assert t.ppf(0.9875, 3) == pytest.approx(4.1765, abs=1e-4)
+    assert out["ci_low"] == pytest.approx(0.25 - t.ppf(0.9875, 3) * se)
+    # and its p-value is the t p-value doubled: p < 0.05 exactly when the interval excludes 0
+    assert out["p_value"] == pytest.approx(min(1.0, 2 * 2 * t.sf(0.25 / se, 3)))
     assert resampling.jackknife_interval(0.95, reps, upper=1.0)["ci_high"] == 1.0
     assert math.isnan(resampling.jackknife_interval(0.25, reps[:2])["ci_low"])  # two clusters: no interval
     # the jackknife of a mean over clusters is the t interval of the cluster means (equal sizes)

@@ -34,8 +34,10 @@ def verdict(summary: pl.DataFrame, claim: str) -> str:
 
 @pytest.fixture(scope="module")
 def planted():
-    """A signal carried by one multipartite metric only; every bipartite and Ramanujan metric is noise."""
-    return run(synthetic_tables(signal=0.3, n_pruners=8, seed=11))
+    """A signal carried by one multipartite metric only; every bipartite and Ramanujan metric is noise. Ten
+    clusters: with eight, the calibrated interval (t(0.9875, 7) = 2.84) leaves the sparsity-scope row's lower end
+    at −0.01 and T1 inconclusive, a design without the power to decide."""
+    return run(synthetic_tables(signal=0.3, n_pruners=10, seed=11))
 
 
 # ----------------------------------------------------------------------------------------------- planted truths
@@ -44,7 +46,7 @@ def test_a_signal_carried_only_by_the_multipartite_metrics_makes_t1_and_c2_suppo
     assert verdict(summary, "T1") == S and verdict(summary, "C2") == S
     t1 = table.filter((pl.col("claim") == "T1") & pl.col("primary"))
     assert sorted(t1["key"].to_list()) == ["pooled:multipartite", "sparsity:multipartite"]
-    assert (t1["ci_low"] > 0.02).all() and (t1["groups"] == 8).all()
+    assert (t1["ci_low"] > 0.02).all() and (t1["groups"] == 10).all()
     # the other topology sets carry noise: their rows are not primary and cannot spoil T1 any more
     noise = table.filter((pl.col("claim") == "T1") & pl.col("key").str.ends_with(":rolled"))
     assert noise.height and not noise["primary"].any() and (noise["verdict"] != S).all()
@@ -53,7 +55,7 @@ def test_a_signal_carried_only_by_the_multipartite_metrics_makes_t1_and_c2_suppo
     # each cluster's share adds up to the comparison's ΔR²
     for key, est in t1.select("key", "estimate").iter_rows():
         shares = contributions.filter((pl.col("claim") == "T1") & (pl.col("key") == key))
-        assert shares.height == 8 and shares["delta_r2_share"].sum() == pytest.approx(est)
+        assert shares.height == 10 and shares["delta_r2_share"].sum() == pytest.approx(est)
 
 
 def test_the_sensitivity_rows_and_the_strongest_baseline(planted):
@@ -128,7 +130,7 @@ def test_one_sided_p_values_agree_with_the_interval(rule):
     rng = np.random.default_rng(0)
     for _ in range(200):
         est, se, df, margin = rng.normal(0, 0.05), rng.uniform(0.005, 0.05), float(rng.integers(4, 40)), 0.02
-        half = t.ppf(0.975, df) * se
+        half = t.ppf(0.9875, df) * se  # the calibrated quantile of every verdict's interval
         verdict_, _ = claims.decide(rule, est - half, est + half, margin, 10, 5)
         p_support, p_refute = claims.direction_p(rule, est, se, df, margin)
         assert (verdict_ == S) == (p_support < 0.025)
@@ -255,8 +257,9 @@ def test_power_projection_and_planned_clusters(tmp_path):
     from sparsetopo.analysis.resampling import clusters_needed, expected_half_width
 
     # at the pilot's own cluster count the projection is the pilot's half-width (same t quantile)
-    assert expected_half_width(0.05, 10, 10, 20) == pytest.approx(0.05 * 2.2621571627, rel=1e-6)
-    assert expected_half_width(0.05, 10, 40, 20) == pytest.approx(2.0930240544 * 0.05 * math.sqrt(10 / 40))
+    # t(0.9875, 9) = 2.6850, t(0.9875, 19) = 2.4334: the calibrated quantiles of the interval
+    assert expected_half_width(0.05, 10, 10, 20) == pytest.approx(0.05 * 2.6850, rel=1e-4)
+    assert expected_half_width(0.05, 10, 40, 20) == pytest.approx(2.4334 * 0.05 * math.sqrt(10 / 40), rel=1e-4)
     needed = clusters_needed(0.05, 10, 0.03, 20)
     assert expected_half_width(0.05, 10, needed, 20) <= 0.03 < expected_half_width(0.05, 10, needed - 1, 20)
     cfg = {"source": "runs", "datasets": ["d"], "models": ["m"], "seeds": list(range(160)), "pruners": ["er", "erk",
@@ -273,5 +276,5 @@ def test_power_projection_and_planned_clusters(tmp_path):
     assert row["pilot_clusters"] == 6 and row["expected_half_width"] < row["pilot_half_width"]
     t = scipy.stats.t.ppf  # the pilot's unclipped half-width, scaled by √(6/150) and the t quantiles of the blocks
     assert row["expected_half_width"] == pytest.approx(
-        row["pilot_half_width"] * math.sqrt(6 / 150) * t(0.975, 19) / t(0.975, 5), rel=1e-12)
+        row["pilot_half_width"] * math.sqrt(6 / 150) * t(0.9875, 19) / t(0.9875, 5), rel=1e-12)
     assert row["decidable"] == (row["expected_half_width"] <= 0.03)

@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from .claims import (INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim, ClaimInputs, absent, interval_row,
                      register_claim, row)
-from .resampling import jackknife_interval
+from .resampling import calibrated_p, jackknife_interval, t_quantile
 
 LIU = "Liu et al. 2020 (Topological Insights)"
 YOU = "You et al. 2022 (Spline Insights)"
@@ -22,7 +22,7 @@ CELL = ["dataset", "model", "sparsity"]
 
 def paired_t(diff: np.ndarray) -> dict[str, Any]:
     """Mean of paired accuracy differences with its 95% t interval (within [−1, 1]) and two-sided p-value
-    (``groups`` = pairs)."""
+    (``groups`` = pairs), on the calibrated scale of every verdict's interval (:func:`resampling.t_quantile`)."""
     diff = np.asarray(diff, float)
     diff = diff[np.isfinite(diff)]
     n = len(diff)
@@ -30,10 +30,10 @@ def paired_t(diff: np.ndarray) -> dict[str, Any]:
                            "se": None, "df": None, "p_value": None, "n": n, "groups": n}
     if n >= 2:
         se = float(diff.std(ddof=1) / np.sqrt(n))
-        half = float(sps.t.ppf(0.975, n - 1) * se)
+        half = t_quantile(0.95, n - 1) * se
         out.update(ci_low=max(out["estimate"] - half, -1.0), ci_high=min(out["estimate"] + half, 1.0),
                    se=se if se > 0 else None, df=float(n - 1),
-                   p_value=float(sps.ttest_1samp(diff, 0.0).pvalue) if se > 0 else float(diff.mean() == 0))
+                   p_value=calibrated_p(sps.ttest_1samp(diff, 0.0).pvalue) if se > 0 else float(diff.mean() == 0))
     return out
 
 

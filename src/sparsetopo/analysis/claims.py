@@ -18,7 +18,8 @@ One comparison (a row) is decided from its 95% interval at the margin ``m`` decl
 
 Each row also carries the one-sided p-values of its two directions (``p_support``: H0 "not supported", e.g. effect
 ≤ m; ``p_refute``: H0 "the claim holds", e.g. effect ≥ m), each at level α/2 (α = ``claims.alpha``, 0.05: the
-one-sided levels of a 95% interval). A claim's primary rows combine as a valid test (:func:`combine`):
+one-sided levels of a 95% interval; p-values and intervals on the calibrated scale of
+:func:`sparsetopo.analysis.resampling.t_quantile`). A claim's primary rows combine as a valid test (:func:`combine`):
 
 - ``all`` (every primary comparison must hold): supported when every primary row is supported
   (intersection–union: no multiplicity adjustment is needed); not supported when Holm's procedure over the primary

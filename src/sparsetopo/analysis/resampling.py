@@ -12,10 +12,13 @@ simulation (docs/statistics.md). The interval here redoes the whole cross-valida
 deleted (:func:`deletion_blocks`; one cluster per block up to ``max_blocks`` clusters, else the clusters dealt
 into ``max_blocks`` blocks), and takes the jackknife standard error of the statistic over those refits:
 
-    se² = (K − 1)/K · Σ_k (θ_(k) − θ̄)²,   interval θ ± t(0.975, ν) · se,
+    se² = (K − 1)/K · Σ_k (θ_(k) − θ̄)²,   95% interval θ ± t(0.9875, ν) · se,
 
 with K deletion blocks and ν = K − 1 lowered by the replicates' excess kurtosis (:func:`jackknife_df`). The
-jackknife variance is biased upwards (Efron–Stein), which is what few clusters need.
+jackknife variance is biased upwards (Efron–Stein), which is what few clusters need. The quantile is calibrated
+(:data:`ALPHA_CALIBRATION`): with heavy-tailed cluster effects at 30 clusters the plain t(0.975, ν) interval
+covered 91–94% in simulation, a sample without its tail clusters giving a high estimate with a small standard
+error, which no deletion can reveal.
 Intervals are clipped to the range of their quantity (R² ≤ 1, MAE ≥ 0, a correlation in [−1, 1]).
 :func:`sparsetopo.analysis.simulation.coverage_table` measures the coverage; docs/statistics.md has its table.
 """
@@ -27,6 +30,23 @@ from typing import Sequence
 
 import numpy as np
 from scipy import stats
+
+#: Share of the nominal error rate that the jackknife interval spends: a level-L interval uses the t quantile of
+#: 1 − ALPHA_CALIBRATION · (1 − L)/2, and its p-values are the t p-values divided by ALPHA_CALIBRATION (capped at 1),
+#: so that "p < 1 − L" and "the interval excludes the value" remain one decision. Chosen on simulated studies with
+#: replicates kept (heavy-tailed cluster effects, 30 clusters: 91.0% → 94.5%) and checked on independent ones
+#: (docs/statistics.md, "Coverage").
+ALPHA_CALIBRATION = 0.5
+
+
+def t_quantile(level: float, df: float) -> float:
+    """The calibrated t quantile of a two-sided ``level`` interval with ``df`` degrees of freedom."""
+    return float(stats.t.ppf(1.0 - ALPHA_CALIBRATION * (1.0 - level) / 2, df))
+
+
+def calibrated_p(p: float) -> float:
+    """A t p-value on the calibrated scale of :func:`t_quantile`."""
+    return float(min(1.0, p / ALPHA_CALIBRATION))
 
 
 def codes(values: Sequence) -> tuple[np.ndarray, np.ndarray]:
@@ -76,9 +96,9 @@ def jackknife_interval(estimate: float, replicates: np.ndarray, level: float = 0
     if not se > 0:
         return nan
     df = jackknife_df(reps)
-    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    half = t_quantile(level, df) * se
     return {"ci_low": max(estimate - half, lower), "ci_high": min(estimate + half, upper), "se": se,
-            "df": df, "p_value": float(2 * stats.t.sf(abs(estimate) / se, df))}
+            "df": df, "p_value": calibrated_p(2 * stats.t.sf(abs(estimate) / se, df))}
 
 
 def jackknife_df(replicates: np.ndarray) -> float:
@@ -113,11 +133,11 @@ def jackknife_mean(values: np.ndarray, clusters: Sequence, level: float = 0.95, 
 
 def one_sided_p(estimate: float, se: float, df: float, threshold: float, above: bool) -> float:
     """P-value of H0 "the effect lies on the other side of ``threshold``" against "it lies above" (``above``) or
-    below it, from the t distribution of the interval (NaN without a standard error)."""
+    below it, from the calibrated t distribution of the interval (NaN without a standard error)."""
     if not (math.isfinite(estimate) and math.isfinite(se) and se > 0 and math.isfinite(df)):
         return math.nan
     z = (estimate - threshold) / se
-    return float(stats.t.sf(z, df) if above else stats.t.cdf(z, df))
+    return calibrated_p(stats.t.sf(z, df) if above else stats.t.cdf(z, df))
 
 
 def clusters_needed(se: float, clusters: int, half_width: float, max_blocks: int, limit: int = 100_000) -> int | None:
@@ -129,7 +149,7 @@ def clusters_needed(se: float, clusters: int, half_width: float, max_blocks: int
     g = 3
     while g <= limit:
         blocks = min(g, max_blocks)
-        if stats.t.ppf(0.975, blocks - 1) * spread / math.sqrt(g) <= half_width:
+        if t_quantile(0.95, blocks - 1) * spread / math.sqrt(g) <= half_width:
             return g
         g = g + 1 if g < 200 else int(g * 1.05) + 1
     return None
@@ -141,7 +161,7 @@ def expected_half_width(se: float, clusters: int, target_clusters: int, max_bloc
     if not (math.isfinite(se) and se > 0 and clusters >= 2 and target_clusters >= 3):
         return math.nan
     blocks = min(target_clusters, max_blocks)
-    return float(stats.t.ppf(0.975, blocks - 1) * se * math.sqrt(clusters) / math.sqrt(target_clusters))
+    return float(t_quantile(0.95, blocks - 1) * se * math.sqrt(clusters) / math.sqrt(target_clusters))
 
 
 def pruner_merge(pruner_clusters) -> dict[str, str]:
