@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats
 
 #: Share of the nominal error rate that the jackknife interval spends: a level-L interval uses the t quantile of
-#: 1 − ALPHA_CALIBRATION · (1 − L)/2, and its p-values are the t p-values divided by ALPHA_CALIBRATION (capped at 1),
+#: 1 − ALPHA_CALIBRATION · (1 − L)/2, and its p-values are the t p-values divided by ALPHA_CALIBRATION (at most 1),
 #: so that "p < 1 − L" and "the interval excludes the value" remain one decision. Chosen on simulated studies with
 #: replicates kept (heavy-tailed cluster effects, 30 clusters: 91.0% → 94.5%) and checked on independent ones
 #: (docs/statistics.md, "Coverage").
