@@ -19,7 +19,8 @@ INTRO = ("Does the topology of a sparse network explain its accuracy beyond how 
          "comparisons and how they combine); the effect is measured against baselines without topology (the cell "
          "means of architecture × sparsity, layer density, pruner identity where the pruner was seen), on the same "
          "runs and folds, with calibrated 95% intervals from the jackknife over independent clusters (whole "
-         "pruners, mask generators or seeds) with every model refitted. A verdict against a paper is a result, not a failure.")
+         "pruners, mask generators or seeds) with every model refitted. A verdict against a paper is a result, "
+         "not a failure.")
 LEGEND = ("*supported*: the interval clears the declared threshold (every primary comparison, or one after Holm's "
           "correction for 'any' claims); *not supported*: a primary comparison excludes it after Holm's correction; "
           "*inconclusive*: otherwise, or fewer independent clusters than ``claims.min_groups`` back it, or the "
