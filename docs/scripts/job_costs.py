@@ -23,7 +23,7 @@ def benchmark(path: Path) -> dict[str, float]:
     if absent."""
     if not path.is_file():
         return {}
-    rows = list(csv.DictReader(path.open(), delimiter="\t"))
+    rows = list(csv.DictReader(path.read_text().splitlines(), delimiter="\t"))
     return {k: float(rows[-1][k]) for k in ("s", "cpu_time", "max_rss", "mean_load")} if rows else {}
 
 
