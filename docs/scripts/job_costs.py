@@ -2,10 +2,11 @@
 topometrics (explicit or implicit), and the prune and metrics jobs' wall seconds, CPU seconds, peak memory and
 mean load, from Snakemake's benchmark files (logs/<study>/benchmarks) and the runs' metrics.json.
 
-Usage: .venv/bin/python docs/scripts/job_costs.py STUDY [--root DIR]
+Usage: .venv/bin/python docs/scripts/job_costs.py STUDY [--root DIR] [--header]
 
 Prints a Markdown table, largest graph first, and the totals; DIR is the workflow's working directory (default:
-the repository). The config headers of the ImageNet study quote this table.
+the repository). ``--header`` prints the same figures as YAML comment lines, a line per model and pruner with a
+cell per sparsity, the form the ImageNet study's config header quotes.
 """
 
 from __future__ import annotations
@@ -27,10 +28,28 @@ def benchmark(path: Path) -> dict[str, float]:
     return {k: float(rows[-1][k]) for k in ("s", "cpu_time", "max_rss", "mean_load")} if rows else {}
 
 
+def print_header(rows: list[dict]) -> None:
+    """Comment lines: per model and pruner, per sparsity the edges, the path (E explicit, I implicit), the prune and
+    metrics jobs' wall seconds and the metrics job's peak memory."""
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for r in rows:
+        _, model, pruner, sparsity, _ = r["run"].parts
+        p, m = r["prune"], r["metrics"]
+        edges = f"{r['edges']:.1e}".replace("e+0", "e")
+        cells.setdefault((model, pruner), {})[sparsity[1:]] = (
+            f"{edges} {r['method'][0].upper()} {p.get('s', float('nan')):.0f}+{m.get('s', float('nan')):.0f} s "
+            f"{m.get('max_rss', float('nan')) / 1024:.1f}G")
+    sparsities = sorted({s for c in cells.values() for s in c}, key=float)
+    print("#   " + f"{'':<13}{'':<10}" + "".join(f"{s:<26}" for s in sparsities).rstrip())
+    for (model, pruner), by_sparsity in cells.items():
+        print("#   " + f"{model:<13}{pruner:<10}" + "".join(f"{by_sparsity.get(s, '-'):<26}" for s in sparsities).rstrip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("study")
     parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--header", action="store_true", help="YAML comment lines instead of a Markdown table")
     args = parser.parse_args()
     runs = args.root / "results" / args.study / "runs"
     bench = args.root / "logs" / args.study / "benchmarks"
@@ -43,6 +62,9 @@ def main() -> None:
                      "method": measured.get("method", "-"),
                      "prune": benchmark(bench / "prune" / f"{run}.tsv"),
                      "metrics": benchmark(bench / "metrics" / f"{run}.tsv")})
+    if args.header:
+        print_header(rows)
+        return
     rows.sort(key=lambda r: -r["edges"])
     print("| model | pruner | sparsity | edges | method | prune s (CPU s) | metrics s (CPU s) | metrics peak RSS GiB "
           "| metrics CPU use % |")
