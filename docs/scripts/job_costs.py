@@ -42,7 +42,8 @@ def print_header(rows: list[dict]) -> None:
     sparsities = sorted({s for c in cells.values() for s in c}, key=float)
     print("#   " + f"{'':<13}{'':<10}" + "".join(f"{s:<26}" for s in sparsities).rstrip())
     for (model, pruner), by_sparsity in cells.items():
-        print("#   " + f"{model:<13}{pruner:<10}" + "".join(f"{by_sparsity.get(s, '-'):<26}" for s in sparsities).rstrip())
+        row = "".join(f"{by_sparsity.get(s, '-'):<26}" for s in sparsities)
+        print("#   " + f"{model:<13}{pruner:<10}" + row.rstrip())
 
 
 def main() -> None:
